@@ -1,0 +1,45 @@
+import {Command} from '@oclif/core'
+
+import {ExitCode, ValkeyTlsError} from './errors.js'
+
+export interface CommandFailure {
+  code: string
+  message: string
+  exitCode: number
+}
+
+/**
+ * Shared error handling: every expected failure becomes one line on stderr (or a JSON object under
+ * --json) and a documented exit code; stack traces only for real bugs, and only with DEBUG set.
+ */
+export abstract class BaseCommand extends Command {
+  static override enableJsonFlag = true
+
+  protected override async catch(error: Error & {oclif?: {exit?: number}; exitCode?: number}): Promise<void> {
+    if (error?.constructor?.name === 'ExitError') throw error // this.exit() was called deliberately
+    const failure = describeFailure(error)
+    if (this.jsonEnabled()) {
+      this.logJson({error: failure})
+    } else {
+      this.logToStderr(`Error: ${failure.message}`)
+      if (failure.code === 'internal' && process.env.DEBUG) this.logToStderr(error.stack)
+    }
+    this.exit(failure.exitCode)
+  }
+}
+
+export function describeFailure(error: Error & {oclif?: {exit?: number}}): CommandFailure {
+  if (error instanceof ValkeyTlsError) return {code: error.kind, message: oneLine(error.message), exitCode: error.exitCode}
+  // oclif's own parse errors (unknown flag, value not among the options, number below min): usage errors.
+  if (error?.oclif?.exit !== undefined) {
+    const exitCode = error.oclif.exit === 0 ? 0 : ExitCode.usage
+    return {code: 'usage', message: `${oneLine(error.message)} (see --help)`, exitCode}
+  }
+  const hint = process.env.DEBUG ? '' : ' (run with DEBUG=* for details)'
+  return {code: 'internal', message: `unexpected error: ${oneLine(error?.message ?? String(error))}${hint}`, exitCode: ExitCode.internal}
+}
+
+function oneLine(message: string): string {
+  // oclif appends "See more help with --help" on a second line; keep the first meaningful line.
+  return message.split('\n').map((l) => l.trim()).filter((l) => l && !/^See more help/.test(l)).join('; ')
+}

@@ -1,0 +1,52 @@
+/**
+ * Exit codes are part of the CLI's contract (see README "Exit codes").
+ * Domain code throws ValkeyTlsError with one of these; only the command layer exits.
+ */
+export const ExitCode = {
+  ok: 0,
+  /** Unexpected internal error: a bug. */
+  internal: 1,
+  /** Bad flag or argument value (unknown key type, invalid SAN, days <= 0, ...). */
+  usage: 2,
+  /** An input file is missing, unreadable, malformed or unsuitable (not a CA, key mismatch, ...). */
+  input: 3,
+  /** Refused to overwrite existing files (pass --force). Nothing was written. */
+  exists: 4,
+  /** The output location cannot be written (not a folder, permission denied, disk full). */
+  output: 5,
+} as const
+
+export type ExitCodeName = keyof typeof ExitCode
+
+export class ValkeyTlsError extends Error {
+  readonly kind: ExitCodeName
+
+  constructor(kind: ExitCodeName, message: string, options?: {cause?: unknown}) {
+    super(message, options)
+    this.name = 'ValkeyTlsError'
+    this.kind = kind
+  }
+
+  get exitCode(): number {
+    return ExitCode[this.kind]
+  }
+}
+
+export const usageError = (message: string) => new ValkeyTlsError('usage', message)
+export const inputError = (message: string, cause?: unknown) => new ValkeyTlsError('input', message, {cause})
+
+/** A short reason from a Node system error, without the stack ("permission denied", ...). */
+export function describeSystemError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  switch (code) {
+    case 'ENOENT': return 'no such file or directory'
+    case 'EACCES':
+    case 'EPERM': return 'permission denied'
+    case 'EISDIR': return 'is a directory'
+    case 'ENOTDIR': return 'a parent is not a directory'
+    case 'ENOSPC': return 'no space left on device'
+    case 'EROFS': return 'read-only file system'
+    case 'EEXIST': return 'already exists'
+    default: return (error as Error | undefined)?.message ?? String(error)
+  }
+}

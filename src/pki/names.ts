@@ -1,0 +1,99 @@
+import {isIP} from 'node:net'
+
+import {usageError} from '../errors.js'
+
+export type SanEntry = {type: 'dns'; value: string} | {type: 'ip'; value: string}
+
+const DNS_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/
+
+/** Accepts `name`, `DNS:name`, `IP:addr` or a bare IPv4/IPv6 address. */
+export function parseSan(raw: string): SanEntry {
+  const value = raw.trim()
+  const prefixed = /^(dns|ip):(.*)$/i.exec(value)
+  if (prefixed) {
+    const kind = prefixed[1].toLowerCase()
+    const rest = prefixed[2]
+    if (kind === 'ip') {
+      if (isIP(stripBrackets(rest)) === 0) throw usageError(`invalid --san "${raw}": "${rest}" is not an IP address`)
+      return {type: 'ip', value: stripBrackets(rest)}
+    }
+    return dnsSan(rest, raw)
+  }
+  if (isIP(stripBrackets(value)) !== 0) return {type: 'ip', value: stripBrackets(value)}
+  return dnsSan(value, raw)
+}
+
+function dnsSan(name: string, raw: string): SanEntry {
+  const host = name.endsWith('.') ? name.slice(0, -1) : name
+  const labels = host.split('.')
+  const ok = host.length > 0 && host.length <= 253 &&
+    labels.every((label, i) => (i === 0 && label === '*' && labels.length > 2) || DNS_LABEL.test(label))
+  if (!ok) throw usageError(`invalid --san "${raw}": not a DNS name or IP address`)
+  return {type: 'dns', value: host.toLowerCase()}
+}
+
+function stripBrackets(value: string): string {
+  return value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1) : value
+}
+
+/** Server SANs every generated server certificate carries, so loopback tests and local clients work. */
+export const DEFAULT_SERVER_SANS: SanEntry[] = [
+  {type: 'dns', value: 'localhost'},
+  {type: 'ip', value: '127.0.0.1'},
+  {type: 'ip', value: '::1'},
+]
+
+export function mergeSans(extra: SanEntry[]): SanEntry[] {
+  const seen = new Set<string>()
+  const out: SanEntry[] = []
+  for (const san of [...DEFAULT_SERVER_SANS, ...extra]) {
+    const key = `${san.type}:${san.type === 'ip' ? normalizeIp(san.value) : san.value}`
+    if (!seen.has(key)) {
+      seen.add(key)
+      out.push(san)
+    }
+  }
+  return out
+}
+
+function normalizeIp(ip: string): string {
+  // ::1 and 0:0:0:0:0:0:0:1 are the same address; canonicalise through URL parsing.
+  return isIP(ip) === 6 ? new URL(`http://[${ip}]/`).hostname : ip
+}
+
+/**
+ * Client names become file names (`<name>.crt`) and the certificate CN, which Valkey maps to an ACL
+ * user in `tls-auth-clients-user CN` mode: keep them to characters safe in both places.
+ */
+const CLIENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/
+const RESERVED_NAMES = new Set(['ca', 'server'])
+
+export function checkClientName(name: string): string {
+  if (!CLIENT_NAME.test(name)) {
+    throw usageError(`invalid --client "${name}": use 1-64 letters, digits, ".", "_", "@" or "-", starting with a letter or digit`)
+  }
+  if (RESERVED_NAMES.has(name.toLowerCase())) throw usageError(`invalid --client "${name}": "${name}" is reserved for the ${name.toLowerCase()} files`)
+  return name
+}
+
+/** A SAN URI: needs a scheme (spiffe://..., urn:...), no spaces. */
+export function checkUri(raw: string): string {
+  let parsed: URL
+  try {
+    parsed = new URL(raw)
+  } catch {
+    throw usageError(`invalid --client-uri "${raw}": not a URI with a scheme (e.g. spiffe://example.org/alice or urn:valkey:alice)`)
+  }
+  if (/\s/.test(raw) || parsed.protocol.length < 2) throw usageError(`invalid --client-uri "${raw}": not a valid URI`)
+  return raw
+}
+
+/**
+ * `--client-uri NAME=URI` gives URI to client NAME; a bare URI goes to the default client certificate.
+ * Unambiguous: a URI always has a ":" before any "=", a client name never has ":".
+ */
+export function parseClientUri(raw: string, defaultClient: string): {client: string; uri: string} {
+  const named = /^([A-Za-z0-9][A-Za-z0-9._@-]*)=(.+)$/.exec(raw)
+  if (named) return {client: named[1], uri: checkUri(named[2])}
+  return {client: defaultClient, uri: checkUri(raw)}
+}

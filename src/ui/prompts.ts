@@ -1,0 +1,53 @@
+import {confirm, input, select} from '@inquirer/prompts'
+
+import {DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType} from '../pki/key-types.js'
+import {checkClientName, parseSan} from '../pki/names.js'
+
+export interface GenAnswers {
+  out: string
+  keyType: KeyType
+  days: number
+  sans: string[]
+  clients: string[]
+  proceed: boolean
+}
+
+const list = (value: string) => value.split(/[\s,]+/).filter(Boolean)
+
+function validator(check: (item: string) => unknown) {
+  return (value: string) => {
+    try {
+      for (const item of list(value)) check(item)
+      return true
+    } catch (error) {
+      return (error as Error).message
+    }
+  }
+}
+
+/** Questions for `certs gen` when it is run on a terminal with no flags. */
+export async function askGenOptions(defaults: {out: string; days: number}): Promise<GenAnswers> {
+  const out = await input({message: 'Output folder', default: defaults.out})
+  const keyType = await select<KeyType>({
+    message: 'Key type',
+    default: DEFAULT_KEY_TYPE,
+    choices: KEY_TYPES.map((value) => ({value, name: value})),
+  })
+  const days = Number(await input({
+    message: 'Certificate validity (days)',
+    default: String(defaults.days),
+    validate: (v) => (/^\d+$/.test(v.trim()) && Number(v) > 0 ? true : 'a whole number of days greater than 0'),
+  }))
+  const sans = list(await input({
+    message: 'Extra server names or IPs (besides localhost, 127.0.0.1, ::1), comma-separated',
+    default: '',
+    validate: validator(parseSan),
+  }))
+  const clients = list(await input({
+    message: 'Client certificates to make, one per ACL user name, comma-separated',
+    default: '',
+    validate: validator(checkClientName),
+  }))
+  const proceed = await confirm({message: `Write the files to ${out}?`, default: true})
+  return {out, keyType, days, sans, clients, proceed}
+}
