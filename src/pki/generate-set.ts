@@ -111,6 +111,8 @@ export async function generateCertificateSet(options: GenerateOptions): Promise<
   const now = options.now ?? new Date()
   const warnings: string[] = []
 
+  // Inputs first: a bad CA must not leave an empty --out folder behind.
+  const loaded = options.ca ? await loadCa(options.ca.certPath, options.ca.keyPath, now) : undefined
   await prepareOutputDir(out)
   const names = plannedFileNames(clients, !options.ca)
   if (!options.overwrite) {
@@ -123,10 +125,9 @@ export async function generateCertificateSet(options: GenerateOptions): Promise<
   let issuer: Issuer
   let caFiles: OutputFile[]
   let caSource: string | undefined
-  if (options.ca) {
-    const loaded = await loadCa(options.ca.certPath, options.ca.keyPath, now)
+  if (loaded) {
     issuer = loaded
-    caSource = resolve(options.ca.certPath)
+    caSource = resolve(options.ca!.certPath)
     caFiles = [{name: 'ca.crt', data: loaded.certPem, mode: 0o644}]
     const leafEnd = now.getTime() + options.days * 86_400_000
     if (loaded.cert.notAfter.getTime() < leafEnd) {

@@ -31,14 +31,12 @@ export function splitPem(text: string, what: string): PemBlock[] {
     last = match.index + match[0].length
   }
   checkGap(text.slice(last), what)
-  if (blocks.length === 0) {
-    if (/-----BEGIN /.test(text)) throw inputError(`${what}: truncated PEM (a BEGIN line has no matching END line)`)
-    throw inputError(`${what}: no PEM data found`)
-  }
+  if (blocks.length === 0) throw inputError(`${what}: no PEM data found`)
   return blocks
 }
 
 function checkGap(gap: string, what: string): void {
+  if (/-----BEGIN /.test(gap) && !/-----END /.test(gap)) throw inputError(`${what}: truncated PEM (a BEGIN line has no matching END line)`)
   if (/-----BEGIN |-----END /.test(gap)) throw inputError(`${what}: malformed PEM (unmatched BEGIN/END lines)`)
   // OpenSSL writes human-readable text before blocks (`openssl x509 -text`, "Bag Attributes", "subject=");
   // that is fine. Binary junk is not.

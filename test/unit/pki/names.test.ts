@@ -1,0 +1,57 @@
+import {describe, expect, it} from 'vitest'
+
+import {checkClientName, checkUri, mergeSans, parseClientUri, parseSan} from '../../../src/pki/names.js'
+
+describe('parseSan', () => {
+  it.each([
+    ['valkey.internal', {type: 'dns', value: 'valkey.internal'}],
+    ['DNS:Cache-1.Example.COM', {type: 'dns', value: 'cache-1.example.com'}],
+    ['*.cache.example.com', {type: 'dns', value: '*.cache.example.com'}],
+    ['10.0.0.5', {type: 'ip', value: '10.0.0.5'}],
+    ['IP:fd00::5', {type: 'ip', value: 'fd00::5'}],
+    ['[::1]', {type: 'ip', value: '::1'}],
+    ['node1', {type: 'dns', value: 'node1'}],
+  ])('accepts %s', (raw, expected) => {
+    expect(parseSan(raw)).toEqual(expected)
+  })
+
+  it.each(['', 'bad name', 'a..b', '-lead.example', 'IP:300.1.1.1', 'IP:host', '*.com', 'x'.repeat(64) + '.com', 'under_score.com'])('rejects %j with a usage error', (raw) => {
+    expect(() => parseSan(raw)).toThrow(expect.objectContaining({kind: 'usage'}))
+  })
+})
+
+describe('mergeSans', () => {
+  it('always has the loopback names first and drops duplicates, including other spellings of ::1', () => {
+    const merged = mergeSans([parseSan('localhost'), parseSan('0:0:0:0:0:0:0:1'), parseSan('db.example')])
+    expect(merged).toEqual([
+      {type: 'dns', value: 'localhost'},
+      {type: 'ip', value: '127.0.0.1'},
+      {type: 'ip', value: '::1'},
+      {type: 'dns', value: 'db.example'},
+    ])
+  })
+})
+
+describe('client names and URIs', () => {
+  it('accepts names that are safe as file names and ACL users', () => {
+    for (const name of ['alice', 'svc-app_1', 'bob@example.com', 'A.B']) expect(checkClientName(name)).toBe(name)
+  })
+
+  it.each(['', '../x', 'a b', 'a/b', '.hidden', 'ca', 'Server', 'x'.repeat(65)])('rejects %j', (name) => {
+    expect(() => checkClientName(name)).toThrow(expect.objectContaining({kind: 'usage'}))
+  })
+
+  it('splits NAME=URI and gives a bare URI to the default client', () => {
+    expect(parseClientUri('alice=spiffe://example.org/ns/alice', 'client')).toEqual({client: 'alice', uri: 'spiffe://example.org/ns/alice'})
+    expect(parseClientUri('urn:valkey:user=bob', 'client')).toEqual({client: 'client', uri: 'urn:valkey:user=bob'})
+    expect(parseClientUri('spiffe://example.org/a?x=1', 'client')).toEqual({client: 'client', uri: 'spiffe://example.org/a?x=1'})
+  })
+
+  it.each(['not a uri', 'alice=no-scheme', 'alice=spiffe://x/ a'])('rejects the URI in %j', (raw) => {
+    expect(() => parseClientUri(raw, 'client')).toThrow(expect.objectContaining({kind: 'usage'}))
+  })
+
+  it('rejects URIs without a scheme', () => {
+    expect(() => checkUri('/just/a/path')).toThrow(/not a URI/)
+  })
+})
