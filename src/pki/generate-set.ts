@@ -99,6 +99,16 @@ export function plannedFileNames(clients: PlannedClient[], withCaKey: boolean): 
   ]
 }
 
+/** The files a run would replace, for asking before overwriting (the CA key counts: it may be new). */
+export async function existingGenTargets(out: string, clientNames: string[]): Promise<string[]> {
+  const names = plannedFileNames(clientNames.map((name) => ({name, uris: []})).concat([{name: DEFAULT_CLIENT, uris: []}]), true)
+  try {
+    return await existingTargets(resolve(out), names.map((name) => ({name, data: '', mode: 0})))
+  } catch {
+    return [] // the real run reports why the folder cannot be used
+  }
+}
+
 /**
  * Generates (or signs with) a CA, a server certificate and client certificates, and writes them into
  * `out` all at once. Checks for existing files before any key is generated, so a refusal is instant.

@@ -10,6 +10,7 @@ export interface GenAnswers {
   sans: string[]
   clients: string[]
   proceed: boolean
+  overwrite: boolean
 }
 
 const list = (value: string) => value.split(/[\s,]+/).filter(Boolean)
@@ -26,7 +27,10 @@ function validator(check: (item: string) => unknown) {
 }
 
 /** Questions for `certs gen` when it is run on a terminal with no flags. */
-export async function askGenOptions(defaults: {out: string; days: number}): Promise<GenAnswers> {
+export async function askGenOptions(
+  defaults: {out: string; days: number},
+  existing: (out: string, clients: string[]) => Promise<string[]>,
+): Promise<GenAnswers> {
   const out = await input({message: 'Output folder', default: defaults.out})
   const keyType = await select<KeyType>({
     message: 'Key type',
@@ -48,6 +52,11 @@ export async function askGenOptions(defaults: {out: string; days: number}): Prom
     default: '',
     validate: validator(checkClientName),
   }))
+  const clash = await existing(out, clients)
+  if (clash.length > 0) {
+    const overwrite = await confirm({message: `${clash.join(', ')} already exist in ${out}. Replace them?`, default: false})
+    return {out, keyType, days, sans, clients, proceed: overwrite, overwrite}
+  }
   const proceed = await confirm({message: `Write the files to ${out}?`, default: true})
-  return {out, keyType, days, sans, clients, proceed}
+  return {out, keyType, days, sans, clients, proceed, overwrite: false}
 }

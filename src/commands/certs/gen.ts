@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
 import {ValkeyTlsError} from '../../errors.js'
-import {DEFAULT_CLIENT, generateCertificateSet, type GenerateResult} from '../../pki/generate-set.js'
+import {DEFAULT_CLIENT, existingGenTargets, generateCertificateSet, type GenerateResult} from '../../pki/generate-set.js'
 import {DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType} from '../../pki/key-types.js'
 import {parseClientUri, parseSan} from '../../pki/names.js'
 import {renderGenResult} from '../../report/gen.js'
@@ -12,7 +12,7 @@ export default class CertsGen extends BaseCommand {
 
   static override description = `Writes ca.crt, ca.key, server.crt, server.key, client.crt and client.key into --out, plus <name>.crt and <name>.key for every --client NAME (CN = NAME, so that "tls-auth-clients-user CN" logs it in as user NAME). The server certificate covers localhost, 127.0.0.1, ::1 and every --san, and carries both serverAuth and clientAuth because Valkey also presents it on cluster-bus and replication links. With --ca-cert and --ca-key the certificates are signed by that CA instead of a new one (its key is not copied).
 
-Private keys are written with mode 0600; every file is written to a temporary file and renamed into place; nothing is replaced unless --force is given, and then either every file is written or none. Afterwards it prints the valkey.conf lines and the ACL SETUSER commands that make the client certificates log in as their users.
+Private keys are written with mode 0600; every file is written to a temporary file and renamed into place; existing files are never replaced unless --force is given: without it, if any target exists, nothing at all is written. Afterwards it prints the valkey.conf lines and the ACL SETUSER commands that make the client certificates log in as their users.
 
 Run on a terminal with no flags, it asks its questions; it never asks with --yes, --json, or when standard input is not a terminal.`
 
@@ -41,14 +41,20 @@ Run on a terminal with no flags, it asks its questions; it never asks with --yes
 
   async run(): Promise<GenerateResult> {
     const {flags} = await this.parse(CertsGen)
+    let overwrite = flags.force
     let options = {out: flags.out, keyType: flags['key-type'] as KeyType, days: flags.days, sans: flags.san ?? [], clients: flags.client ?? []}
 
     const interactive = this.argv.length === 0 && process.stdin.isTTY && process.stdout.isTTY && !this.jsonEnabled()
     if (interactive) {
       const {askGenOptions} = await import('../../ui/prompts.js')
-      const answers = await askGenOptions({out: flags.out, days: flags.days})
+      const answers = await askGenOptions({out: flags.out, days: flags.days}, (out, clients) => existingGenTargets(out, clients))
+        .catch((error: Error) => {
+          // Ctrl+C at a prompt
+          throw error.name === 'ExitPromptError' ? new ValkeyTlsError('usage', 'cancelled; nothing was written') : error
+        })
       if (!answers.proceed) throw new ValkeyTlsError('usage', 'cancelled; nothing was written')
       options = answers
+      overwrite = answers.overwrite
     }
 
     const result = await generateCertificateSet({
@@ -58,7 +64,7 @@ Run on a terminal with no flags, it asks its questions; it never asks with --yes
       clientUris: (flags['client-uri'] ?? []).map((raw) => parseClientUri(raw, DEFAULT_CLIENT)),
       organization: flags.org,
       ca: flags['ca-cert'] && flags['ca-key'] ? {certPath: flags['ca-cert'], keyPath: flags['ca-key']} : undefined,
-      overwrite: flags.force,
+      overwrite,
     })
     if (!this.jsonEnabled()) {
       for (const warning of result.warnings) this.warn(warning)
