@@ -1,16 +1,13 @@
 import {spawn} from 'node:child_process'
-import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
 import {BIN} from '../helpers/cli.js'
+import {useTempDirs} from '../helpers/temp.js'
 
-const dirs: string[] = []
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, {recursive: true, force: true})
-})
+const tempDir = useTempDirs('vtls-tty')
 
 /**
  * Runs `certs gen` with no flags on a real pseudo-terminal (util-linux `script`), answering each
@@ -52,8 +49,7 @@ const DOWN = '\u001B[B'
 
 describe('valkey-tls certs gen on a terminal, with no flags', () => {
   it('asks for folder, key type, days, SANs and clients, then writes exactly that', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'vtls-tty-'))
-    dirs.push(cwd)
+    const cwd = tempDir()
     const {code, screen} = await interactive(cwd, [
       [/Output folder/, `pki${ENTER}`],
       [/Key type/, `${DOWN}${ENTER}`], // second choice: ec-p384
@@ -76,8 +72,7 @@ describe('valkey-tls certs gen on a terminal, with no flags', () => {
   }, 30_000)
 
   it('asks before replacing existing files, and answering no keeps them', async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'vtls-tty-'))
-    dirs.push(cwd)
+    const cwd = tempDir()
     const {code: first} = await interactive(cwd, [[/Output folder/, ENTER], [/Key type/, ENTER], [/validity/, ENTER], [/Extra server/, ENTER], [/Client cert/, ENTER], [/Write the files/, ENTER]])
     expect(first).toBe(0)
     writeFileSync(join(cwd, 'tls/server.key'), 'precious')

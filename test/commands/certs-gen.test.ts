@@ -1,22 +1,14 @@
 import {X509Certificate} from 'node:crypto'
 import {execFileSync} from 'node:child_process'
-import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
+import {useTempDirs} from '../helpers/temp.js'
 
-const dirs: string[] = []
-const tempDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vtls-gen-'))
-  dirs.push(dir)
-  return dir
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, {recursive: true, force: true})
-})
+const tempDir = useTempDirs('vtls-gen')
 
 const KEY_MATERIAL = /PRIVATE KEY|MII[A-Za-z0-9+/]{20}/
 

@@ -1,20 +1,12 @@
-import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {afterEach, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
+import {useTempDirs} from '../../helpers/temp.js'
 import {existingTargets, prepareOutputDir, writeFilesAtomically} from '../../../src/fsutil/write.js'
 
-const dirs: string[] = []
-const tempDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vtls-write-'))
-  dirs.push(dir)
-  return dir
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, {recursive: true, force: true})
-})
+const tempDir = useTempDirs('vtls-write')
 
 const files = [
   {name: 'a.crt', data: 'cert', mode: 0o644},

@@ -1,0 +1,18 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {afterEach} from 'vitest'
+
+/** Returns a maker of fresh temp folders, all removed after each test of the calling file. */
+export function useTempDirs(prefix: string): () => string {
+  const dirs: string[] = []
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, {recursive: true, force: true})
+  })
+  return () => {
+    const dir = mkdtempSync(join(tmpdir(), `${prefix}-`))
+    dirs.push(dir)
+    return dir
+  }
+}
