@@ -61,10 +61,12 @@ export async function writeFilesAtomically(dir: string, files: OutputFile[], opt
   const placed: string[] = []
   try {
     for (const file of files) {
-      const temp = join(dir, `.${basename(file.name)}.${randomBytes(6).toString('hex')}.tmp`)
-      temps.push({file, temp, target: join(dir, file.name)})
-      await writeTemp(temp, file)
+      temps.push({file, temp: join(dir, `.${basename(file.name)}.${randomBytes(6).toString('hex')}.tmp`), target: join(dir, file.name)})
     }
+    // In parallel: the file system overlaps the fsyncs, which are most of the time taken here.
+    const written = await Promise.allSettled(temps.map(({file, temp}) => writeTemp(temp, file)))
+    const failed = written.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed) throw failed.reason
     for (const {temp, target} of temps) {
       if (options.overwrite) {
         await rename(temp, target)

@@ -1,7 +1,10 @@
 import {spawn} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 
+/** The portable node entry (`node bin/run.js ...`), also what the launcher falls back to. */
 export const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+/** The package's bin: a sh launcher that starts from the startup snapshot when there is one. */
+export const LAUNCHER = fileURLToPath(new URL('../../bin/valkey-tls', import.meta.url))
 
 export interface CliResult {
   code: number | null
@@ -15,7 +18,7 @@ export interface CliResult {
  */
 export function runCli(args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number} = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(LAUNCHER, args, {
       cwd: options.cwd,
       env: {...process.env, NO_COLOR: '1', ...options.env},
       stdio: ['ignore', 'pipe', 'pipe'],
