@@ -35,15 +35,15 @@ export async function prepareOutputDir(dir: string): Promise<void> {
 }
 
 /** Targets that already exist (as files, links or anything else). */
-export async function existingTargets(dir: string, files: OutputFile[]): Promise<string[]> {
+export async function existingTargets(dir: string, names: string[]): Promise<string[]> {
   const found: string[] = []
-  for (const file of files) {
+  for (const name of names) {
     try {
-      await lstat(join(dir, file.name))
-      found.push(file.name)
+      await lstat(join(dir, name))
+      found.push(name)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw outputError(`cannot check ${join(dir, file.name)}: ${describeSystemError(error)}`, error)
+        throw outputError(`cannot check ${join(dir, name)}: ${describeSystemError(error)}`, error)
       }
     }
   }

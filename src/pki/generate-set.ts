@@ -101,11 +101,10 @@ export function plannedFileNames(clients: PlannedClient[], withCaKey: boolean): 
 
 /** The files a run would replace, for asking before overwriting (the CA key counts: it may be new). */
 export async function existingGenTargets(out: string, clientNames: string[]): Promise<string[]> {
-  const names = plannedFileNames(clientNames.map((name) => ({name, uris: []})).concat([{name: DEFAULT_CLIENT, uris: []}]), true)
   try {
-    return await existingTargets(resolve(out), names.map((name) => ({name, data: '', mode: 0})))
+    return await existingTargets(resolve(out), plannedFileNames(planClients(clientNames, []), true))
   } catch {
-    return [] // the real run reports why the folder cannot be used
+    return [] // the real run reports what is wrong with the names or the folder
   }
 }
 
@@ -126,7 +125,7 @@ export async function generateCertificateSet(options: GenerateOptions): Promise<
   await prepareOutputDir(out)
   const names = plannedFileNames(clients, !options.ca)
   if (!options.overwrite) {
-    const existing = await existingTargets(out, names.map((name) => ({name, data: '', mode: 0})))
+    const existing = await existingTargets(out, names)
     if (existing.length > 0) {
       throw new ValkeyTlsError('exists', `${existing.map((n) => join(out, n)).join(', ')} already exist${existing.length === 1 ? 's' : ''}; pass --force to replace ${existing.length === 1 ? 'it' : 'them'} (nothing was written)`)
     }
@@ -134,10 +133,9 @@ export async function generateCertificateSet(options: GenerateOptions): Promise<
 
   let issuer: Issuer
   let caFiles: OutputFile[]
-  let caSource: string | undefined
+  const caSource = options.ca ? resolve(options.ca.certPath) : undefined
   if (loaded) {
     issuer = loaded
-    caSource = resolve(options.ca!.certPath)
     caFiles = [{name: 'ca.crt', data: loaded.certPem, mode: 0o644}]
     const leafEnd = now.getTime() + options.days * 86_400_000
     if (loaded.cert.notAfter.getTime() < leafEnd) {

@@ -42,19 +42,19 @@ function injected(key: 'valkeyServer' | 'valkeyCli' | 'valkeyError' | 'valkeyRun
  * could not provide one.
  */
 export function valkeyServerPath(): string {
-  const p = injected('valkeyServer')
-  if (p) return p
-  if (p === '') throw new Error(`valkey-server is not available: ${injected('valkeyError') || 'unknown reason'}`)
-  if (process.env.VALKEY_SERVER) return process.env.VALKEY_SERVER
-  throw new Error('valkey-server is not available (no globalSetup value and VALKEY_SERVER is unset)')
+  return commandPath('valkeyServer', 'VALKEY_SERVER', 'valkey-server')
 }
 
 export function valkeyCliPath(): string {
-  const p = injected('valkeyCli')
+  return commandPath('valkeyCli', 'VALKEY_CLI', 'valkey-cli')
+}
+
+function commandPath(key: 'valkeyServer' | 'valkeyCli', envVar: string, name: string): string {
+  const p = injected(key)
   if (p) return p
-  if (p === '') throw new Error(`valkey-cli is not available: ${injected('valkeyError') || 'unknown reason'}`)
-  if (process.env.VALKEY_CLI) return process.env.VALKEY_CLI
-  throw new Error('valkey-cli is not available (no globalSetup value and VALKEY_CLI is unset)')
+  if (p === '') throw new Error(`${name} is not available: ${injected('valkeyError') || 'unknown reason'}`)
+  if (process.env[envVar]) return process.env[envVar]
+  throw new Error(`${name} is not available (no globalSetup value and ${envVar} is unset)`)
 }
 
 const keepDirs = (): boolean => process.env.KEEP_TEST_DIRS === '1'

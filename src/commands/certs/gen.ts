@@ -47,12 +47,11 @@ Run on a terminal with no flags, it asks its questions; it never asks with --yes
     const interactive = this.argv.length === 0 && process.stdin.isTTY && process.stdout.isTTY && !this.jsonEnabled()
     if (interactive) {
       const {askGenOptions} = await import('../../ui/prompts.js')
-      const answers = await askGenOptions({out: flags.out, days: flags.days}, (out, clients) => existingGenTargets(out, clients))
-        .catch((error: Error) => {
-          // Ctrl+C at a prompt
-          throw error.name === 'ExitPromptError' ? new ValkeyTlsError('usage', 'cancelled; nothing was written') : error
-        })
-      if (!answers.proceed) throw new ValkeyTlsError('usage', 'cancelled; nothing was written')
+      const answers = await askGenOptions({out: flags.out, days: flags.days}, existingGenTargets).catch((error: Error) => {
+        if (error.name === 'ExitPromptError') return undefined // Ctrl+C at a prompt
+        throw error
+      })
+      if (!answers?.proceed) throw new ValkeyTlsError('usage', 'cancelled; nothing was written')
       options = answers
       overwrite = answers.overwrite
     }

@@ -13,15 +13,21 @@ const files = [
   {name: 'a.key', data: 'key', mode: 0o600},
 ]
 
+/** Writes `files` into a fresh folder with the process umask set to `mask` meanwhile. */
+async function writeUnderUmask(mask: number): Promise<string> {
+  const dir = tempDir()
+  const previous = process.umask(mask)
+  try {
+    await writeFilesAtomically(dir, files, {overwrite: false})
+  } finally {
+    process.umask(previous)
+  }
+  return dir
+}
+
 describe('writeFilesAtomically', () => {
   it('sets the modes it is asked for whatever the umask, and leaves no temp files', async () => {
-    const dir = tempDir()
-    const previous = process.umask(0o000)
-    try {
-      await writeFilesAtomically(dir, files, {overwrite: false})
-    } finally {
-      process.umask(previous)
-    }
+    const dir = await writeUnderUmask(0o000)
     expect(statSync(join(dir, 'a.key')).mode & 0o777).toBe(0o600)
     expect(statSync(join(dir, 'a.crt')).mode & 0o777).toBe(0o644)
     expect(readFileSync(join(dir, 'a.key'), 'utf8')).toBe('key')
@@ -29,13 +35,7 @@ describe('writeFilesAtomically', () => {
   })
 
   it('also tightens a restrictive umask only as far as asked (0644 stays readable)', async () => {
-    const dir = tempDir()
-    const previous = process.umask(0o077)
-    try {
-      await writeFilesAtomically(dir, files, {overwrite: false})
-    } finally {
-      process.umask(previous)
-    }
+    const dir = await writeUnderUmask(0o077)
     expect(statSync(join(dir, 'a.crt')).mode & 0o777).toBe(0o644)
   })
 
@@ -72,6 +72,6 @@ describe('prepareOutputDir and existingTargets', () => {
     await expect(prepareOutputDir(join(dir, 'file'))).rejects.toThrow(/exists and is not a folder/)
     await expect(prepareOutputDir(join(dir, 'file', 'sub'))).rejects.toMatchObject({kind: 'output'})
     writeFileSync(join(dir, 'a.crt'), '')
-    expect(await existingTargets(dir, files)).toEqual(['a.crt'])
+    expect(await existingTargets(dir, files.map((f) => f.name))).toEqual(['a.crt'])
   })
 })
