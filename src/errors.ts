@@ -14,6 +14,12 @@ export const ExitCode = {
   exists: 4,
   /** The output location cannot be written (not a folder, permission denied, disk full). */
   output: 5,
+  /** A server cannot be reached or does not speak TLS as expected (refused, timed out, handshake failed). */
+  server: 6,
+  /** The server refused our credentials or the user lacks a permission the command needs. */
+  auth: 7,
+  /** `whoami --verify-key`: the user the server really chose differs from the prediction. */
+  mismatch: 8,
 } as const
 
 export type ExitCodeName = keyof typeof ExitCode
@@ -34,6 +40,8 @@ export class ValkeyTlsError extends Error {
 
 export const usageError = (message: string) => new ValkeyTlsError('usage', message)
 export const inputError = (message: string, cause?: unknown) => new ValkeyTlsError('input', message, {cause})
+export const serverError = (message: string, cause?: unknown) => new ValkeyTlsError('server', message, {cause})
+export const authError = (message: string, cause?: unknown) => new ValkeyTlsError('auth', message, {cause})
 
 /** A short reason from a Node system error, without the stack ("permission denied", ...). */
 export function describeSystemError(error: unknown): string {

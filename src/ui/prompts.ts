@@ -1,4 +1,4 @@
-import {confirm, input, select} from '@inquirer/prompts'
+import {confirm, input, password, select} from '@inquirer/prompts'
 
 import {DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType} from '../pki/key-types.js'
 import {checkClientName, parseSan} from '../pki/names.js'
@@ -59,4 +59,9 @@ export async function askGenOptions(
   }
   const proceed = await confirm({message: `Write the files to ${out}?`, default: true})
   return {out, keyType, days, sans, clients, proceed, overwrite: false}
+}
+
+/** Asks for a server password without echoing it. */
+export async function askPassword(address: string): Promise<string> {
+  return password({message: `Password for ${address}`, mask: false})
 }

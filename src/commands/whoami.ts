@@ -1,0 +1,62 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../base-command.js'
+import {ExitCode} from '../errors.js'
+import {connectionFlags, wantsServer} from '../flags/connection.js'
+import type {MappingMode} from '../identity/predict.js'
+import {whoami, type WhoamiResult} from '../identity/whoami.js'
+import {renderWhoami} from '../report/whoami.js'
+
+export default class Whoami extends BaseCommand {
+  static override summary = 'Say which ACL user a client certificate logs in as, offline or against a live server.'
+
+  static override description = `Reads CERT (PEM, where the first certificate of a bundle is the leaf, or DER) and shows its identity: subject, CN, subjectAltNames, issuer, serial, validity, fingerprint, key type and extended key usages, and the user each "tls-auth-clients-user" mode would try (CN: the first CN; URI: the URI subjectAltNames in order). It flags what will go wrong: no CN or URI, a name no ACL user can have, an expired or not-yet-valid certificate, a missing clientAuth usage.
+
+With --host or --port it asks the server for its tls-auth-clients, tls-auth-clients-user, version and the ACL users concerned, and predicts exactly the user the certificate logs in as, with the reason when it is "default". The connection needs CONFIG GET, INFO and ACL GETUSER. With --verify-key (the private key of CERT) it then really connects presenting CERT, runs ACL WHOAMI, reports what the server said next to the prediction, and exits with ${ExitCode.mismatch} if they differ.
+
+The password for --user comes from VALKEY_TLS_PASSWORD (or VALKEYCLI_AUTH / REDISCLI_AUTH), or from a prompt (--askpass, or when the server asks and a terminal is available); there is no password flag.`
+
+  static override examples = [
+    {description: 'Offline: what the certificate would log in as.', command: '<%= config.bin %> <%= command.id %> tls/alice.crt'},
+    {description: 'Offline, for tls-auth-clients-user URI.', command: '<%= config.bin %> <%= command.id %> tls/alice.crt --mode uri'},
+    {description: 'Against a server: exactly which user, and why.', command: '<%= config.bin %> <%= command.id %> tls/alice.crt --host valkey.internal --port 6379 --cacert tls/ca.crt --cert tls/admin.crt --key tls/admin.key'},
+    {description: 'Check the prediction by connecting with the certificate itself.', command: '<%= config.bin %> <%= command.id %> tls/alice.crt --verify-key tls/alice.key --port 6379 --cacert tls/ca.crt --cert tls/admin.crt --key tls/admin.key'},
+    {description: 'Machine-readable result.', command: '<%= config.bin %> <%= command.id %> tls/alice.crt --port 6379 --cacert tls/ca.crt --json'},
+  ]
+
+  static override args = {
+    cert: Args.string({description: 'Client certificate file (PEM or DER).', required: true}),
+  }
+
+  static override flags = {
+    mode: Flags.custom<MappingMode>({
+      summary: 'Offline: the tls-auth-clients-user mode to predict for: cn (default) or uri.',
+      async parse(input) {
+        const mode = input.toUpperCase()
+        if (mode !== 'CN' && mode !== 'URI') throw new Error(`--mode must be cn or uri, not "${input}"`)
+        return mode
+      },
+    })(),
+    'verify-key': Flags.string({summary: 'Private key of CERT: connect presenting CERT and compare ACL WHOAMI with the prediction.'}),
+    ...connectionFlags,
+  }
+
+  async run(): Promise<WhoamiResult> {
+    const {args, flags} = await this.parse(Whoami)
+    const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY)
+    const askPassword = interactive ? (await import('../ui/prompts.js')).askPassword : undefined
+    const result = await whoami({
+      certPath: args.cert,
+      mode: flags.mode,
+      verifyKeyPath: flags['verify-key'],
+      server: wantsServer(flags) ? {settings: flags, askpass: flags.askpass, askPassword} : undefined,
+    })
+    if (result.match === false) {
+      if (this.jsonEnabled()) this.logJson(result)
+      else this.log(renderWhoami(result))
+      this.exit(ExitCode.mismatch)
+    }
+    if (!this.jsonEnabled()) this.log(renderWhoami(result))
+    return result
+  }
+}

@@ -1,0 +1,100 @@
+import {usageError} from '../errors.js'
+import {readInputFile} from '../fsutil/read.js'
+import {toPem} from '../pki/pem.js'
+import {parseCertificates} from '../pki/parse.js'
+import {readServerFacts} from '../server/facts.js'
+import {type ConnectionSettings, openAuthenticated, resolveConnection} from '../server/options.js'
+import {type CertificateIdentity, describeCertificate} from './describe.js'
+import {checkKeyMatches, observeUser} from './observe.js'
+import {type Attempt, candidates, certificateProblems, type MappingMode, type Prediction, predictOffline, predictOnline, type ReasonCode} from './predict.js'
+import {displayBytes} from './text.js'
+
+export interface WhoamiOptions {
+  certPath: string
+  /** Offline only: which mapping mode to predict for (default CN). */
+  mode?: MappingMode
+  server?: {settings: ConnectionSettings; askpass: boolean; askPassword?: (address: string) => Promise<string>}
+  /** Private key of the certificate: connect with it and ask the server (needs `server`). */
+  verifyKeyPath?: string
+  now?: Date
+}
+
+export interface WhoamiResult extends Omit<CertificateIdentity, 'raw'> {
+  file: string
+  problems: {code: string; message: string; mode?: MappingMode}[]
+  /** What each mapping mode would try, in order. */
+  candidates: {CN: string | null; URI: string[]}
+  server: null | {address: string; version: string; tlsAuthClients: string; tlsAuthClientsUser: string | null}
+  mode: Prediction['mode']
+  user: string | null
+  reasonCode: ReasonCode
+  reason: string
+  attempts: Attempt[]
+  warnings: string[]
+  /** With --verify-key: the user the server reported (ACL WHOAMI). */
+  observedUser?: string | null
+  observedAuthenticated?: boolean
+  observedError?: string
+  /** With --verify-key: prediction and observation agree. */
+  match?: boolean
+}
+
+/** Loads the certificate (the first of a bundle is the leaf) and describes it. */
+export async function loadIdentity(path: string, now: Date): Promise<{identity: CertificateIdentity; chainPem: Buffer}> {
+  const certificates = parseCertificates(await readInputFile(path, 'certificate'), path)
+  const identity = describeCertificate(certificates[0]!, path, now)
+  const chainPem = Buffer.from(certificates.map((c) => toPem('CERTIFICATE', new Uint8Array(c.rawData))).join(''))
+  return {identity, chainPem}
+}
+
+export async function whoami(options: WhoamiOptions): Promise<WhoamiResult> {
+  const now = options.now ?? new Date()
+  if (options.server && options.mode) throw usageError('--mode is for offline use: against a server, its tls-auth-clients-user decides')
+  if (options.verifyKeyPath && !options.server) throw usageError('--verify-key needs a server to connect to (--host/--port)')
+  const {identity, chainPem} = await loadIdentity(options.certPath, now)
+  const verifyKey = options.verifyKeyPath === undefined ? undefined : await readInputFile(options.verifyKeyPath, '--verify-key')
+  if (verifyKey) checkKeyMatches(chainPem, verifyKey, options.verifyKeyPath!)
+
+  const {raw, ...shown} = identity
+  const base = {
+    file: options.certPath,
+    ...shown,
+    problems: certificateProblems(identity, now).map(({code, message, mode}) => ({code, message, ...(mode ? {mode} : {})})),
+    candidates: {CN: raw.commonName === undefined ? null : displayBytes(raw.commonName), URI: candidates(identity, 'URI').names.map((n) => displayBytes(n))},
+  }
+  if (!options.server) {
+    const prediction = predictOffline(identity, options.mode ?? 'CN', now)
+    return {...base, server: null, ...predictionFields(prediction)}
+  }
+
+  const connection = await openAuthenticated(options.server.settings, options.server)
+  let prediction: Prediction
+  let server: WhoamiResult['server']
+  try {
+    const facts = await readServerFacts(connection, (mode) => candidates(identity, mode).names)
+    prediction = predictOnline(identity, facts, now)
+    server = {address: connection.address, version: facts.server, tlsAuthClients: facts.authClients, tlsAuthClientsUser: facts.mapping ?? null}
+  } finally {
+    connection.close()
+  }
+  const result: WhoamiResult = {...base, server, ...predictionFields(prediction)}
+  if (verifyKey) {
+    const connectOptions = await resolveConnection(options.server.settings, undefined)
+    const observed = await observeUser(connectOptions, chainPem, verifyKey)
+    result.observedUser = observed.user
+    result.observedAuthenticated = observed.authenticated
+    if (observed.error) result.observedError = observed.error
+    result.match = sameBytes(prediction.userBytes, observed.userBytes)
+  }
+  return result
+}
+
+function predictionFields(p: Prediction) {
+  return {mode: p.mode, user: p.user, reasonCode: p.reasonCode, reason: p.reason, attempts: p.attempts, warnings: p.warnings}
+}
+
+function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b
+  return Buffer.from(a).equals(Buffer.from(b))
+}
+
