@@ -36,9 +36,13 @@ export interface CertificateIdentity {
   keyType: string
   /** Extended key usages by name (OID when unnamed); null when the certificate has no EKU extension. */
   extendedKeyUsages: string[] | null
+  /** Key usages by name; null when the certificate has no keyUsage extension. */
+  keyUsages: string[] | null
   /** Raw bytes the server compares: the first CN and the URI SANs in order. */
-  raw: {commonName: Uint8Array | undefined; uris: Uint8Array[]}
+  raw: {commonName: Uint8Array | undefined; uris: Uint8Array[]; netscapeSslClient: boolean | undefined}
 }
+
+const KEY_USAGE_NAMES = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly']
 
 export function describeCertificate(cert: x509.X509Certificate, what: string, now = new Date()): CertificateIdentity {
   try {
@@ -55,6 +59,7 @@ function describe(cert: x509.X509Certificate, now: Date): CertificateIdentity {
   const sans = raw.subjectAltNames
   const uriBytes = sans.filter((s) => s.type === 'uri').map((s) => (s as {value: Uint8Array}).value)
   const ekuExtension = cert.getExtension(x509.ExtendedKeyUsageExtension)
+  const kuExtension = cert.getExtension(x509.KeyUsagesExtension)
   return {
     subject: rfc4514(raw.subject),
     issuer: rfc4514(raw.issuer),
@@ -71,7 +76,8 @@ function describe(cert: x509.X509Certificate, now: Date): CertificateIdentity {
     fingerprint256: fingerprint256(cert),
     keyType: keyTypeOf(cert.publicKey.algorithm as Algorithm & {namedCurve?: string; modulusLength?: number}),
     extendedKeyUsages: ekuExtension ? ekuExtension.usages.map((u) => EKU_NAMES[String(u)] ?? String(u)) : null,
-    raw: {commonName: firstCn, uris: uriBytes},
+    keyUsages: kuExtension ? KEY_USAGE_NAMES.filter((_, bit) => (kuExtension.usages & (1 << bit)) !== 0) : null,
+    raw: {commonName: firstCn, uris: uriBytes, netscapeSslClient: raw.netscapeCertType === undefined ? undefined : (raw.netscapeCertType & 0x80) !== 0},
   }
 }
 

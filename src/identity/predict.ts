@@ -93,11 +93,20 @@ export function candidates(identity: CertificateIdentity, mode: MappingMode): {n
 export function certificateProblems(identity: CertificateIdentity, now = new Date()): CertificateProblem[] {
   const problems: CertificateProblem[] = []
   const validity = validityProblem(identity, now)
-  if (validity === 'expired') problems.push({code: 'expired', fatal: true, message: `expired on ${identity.notAfter}: the server refuses it`})
-  if (validity === 'not-yet-valid') problems.push({code: 'not-yet-valid', fatal: true, message: `not valid before ${identity.notBefore}: the server refuses it`})
+  if (validity === 'expired') problems.push({code: 'expired', fatal: true, message: `the certificate expired on ${identity.notAfter}: the server refuses it`})
+  if (validity === 'not-yet-valid') problems.push({code: 'not-yet-valid', fatal: true, message: `the certificate is not valid before ${identity.notBefore}: the server refuses it`})
+  // OpenSSL's "ssl_client" purpose check, which the server applies to client certificates:
+  // anyExtendedKeyUsage does not count, and keyUsage needs digitalSignature or keyAgreement.
   const ekus = identity.extendedKeyUsages
   if (ekus && !ekus.includes(CLIENT_AUTH)) {
-    problems.push({code: 'no-client-auth', fatal: true, message: `extended key usage (${ekus.join(', ') || 'empty'}) lacks clientAuth: the server refuses it`})
+    problems.push({code: 'no-client-auth', fatal: true, message: `the extended key usage (${ekus.join(', ') || 'empty'}) lacks clientAuth: the server refuses it`})
+  }
+  const kus = identity.keyUsages
+  if (kus && !kus.includes('digitalSignature') && !kus.includes('keyAgreement')) {
+    problems.push({code: 'key-usage', fatal: true, message: `the key usage (${kus.join(', ') || 'empty'}) lacks digitalSignature: the server refuses it`})
+  }
+  if (identity.raw.netscapeSslClient === false) {
+    problems.push({code: 'netscape-cert-type', fatal: true, message: 'the Netscape cert type lacks "SSL client": the server refuses it'})
   }
   for (const mode of MAPPING_MODES) {
     const {names, none} = candidates(identity, mode)
@@ -168,7 +177,7 @@ function result(mode: Prediction['mode'], user: Uint8Array, reasonCode: ReasonCo
 }
 
 function refused(mode: Prediction['mode'], problem: CertificateProblem): Prediction {
-  return {mode, user: null, userBytes: null, reasonCode: 'rejected', reason: `the certificate is ${problem.message}`, attempts: [], warnings: []}
+  return {mode, user: null, userBytes: null, reasonCode: 'rejected', reason: problem.message, attempts: [], warnings: []}
 }
 
 /** Warnings that depend on the user the connection ends up as. */

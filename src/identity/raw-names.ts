@@ -25,11 +25,14 @@ export interface RawCertificateNames {
   issuer: RawName
   /** subjectAltName entries in certificate order; empty without the extension. */
   subjectAltNames: RawGeneralName[]
+  /** First byte of the obsolete Netscape cert type bit string (0x80 = SSL client), when present. */
+  netscapeCertType: number | undefined
 }
 
 export const OID = {
   commonName: '2.5.4.3',
   subjectAltName: '2.5.29.17',
+  netscapeCertType: '2.16.840.1.113730.1.1',
 } as const
 
 /** Reads subject, issuer and subjectAltName from a DER certificate. Throws DerError when malformed. */
@@ -44,18 +47,20 @@ export function readRawNames(der: Uint8Array): RawCertificateNames {
   const subject = readName(tbs[i++])
   i++ // subjectPublicKeyInfo
   let subjectAltNames: RawGeneralName[] = []
+  let netscapeCertType: number | undefined
   for (const field of tbs.slice(i)) {
     if (!isContext(field, 3)) continue // [1] issuerUniqueID, [2] subjectUniqueID
     const extensions = childrenOf(expectUniversal(childrenOf(field)[0], Tag.sequence, 'Extensions'))
     for (const extension of extensions) {
       const parts = childrenOf(expectUniversal(extension, Tag.sequence, 'Extension'))
       const oid = decodeOid(expectUniversal(parts[0], Tag.oid, 'extension OID').value)
-      if (oid !== OID.subjectAltName) continue
+      if (oid !== OID.subjectAltName && oid !== OID.netscapeCertType) continue
       const octets = expectUniversal(parts.at(-1), Tag.octetString, 'extension value')
-      subjectAltNames = readGeneralNames(octets.value)
+      if (oid === OID.subjectAltName) subjectAltNames = readGeneralNames(octets.value)
+      else netscapeCertType = expectUniversal(readTlv(octets.value), Tag.bitString, 'Netscape cert type').value[1] ?? 0
     }
   }
-  return {subject, issuer, subjectAltNames}
+  return {subject, issuer, subjectAltNames, netscapeCertType}
 }
 
 function readName(tlv: Tlv | undefined): RawName {

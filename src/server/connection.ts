@@ -160,12 +160,14 @@ export async function describeError(error: Error & {code?: string}, options: Con
     case 'ERR_SSL_WRONG_VERSION_NUMBER':
     case 'ERR_SSL_PACKET_LENGTH_TOO_LONG': return serverError(`${at}: not a TLS port (${message})`, error)
     default:
-      if (/certificate|alert/i.test(error.code ?? '') || /alert/.test(message)) {
-        return authError(`${at}: the server rejected our client certificate (${message})`, error)
+      if (/ALERT/.test(error.code ?? '') || /alert/.test(message)) {
+        const alert = /alert ([a-z ]+?)(?::|$)/.exec(message)?.[1] ?? error.code
+        return authError(`${at}: the server rejected our client certificate (TLS alert: ${alert})`, error)
       }
       if (/Command timed out/.test(message)) return serverError(`${at}: no reply to ${step} within ${seconds} (node stopped or overloaded?)`, error)
       if (error.code === 'ECONNRESET' || /socket disconnected|socket hang up/i.test(message)) {
-        return serverError(`${at}: connection closed by the server during ${step}`, error)
+        const hint = step === 'connect' ? ' (not a TLS port, or our client certificate was rejected)' : ''
+        return serverError(`${at}: the server closed the connection during ${step}${hint}`, error)
       }
       return serverError(`${at}: ${step} failed: ${message}`, error)
   }

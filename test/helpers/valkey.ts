@@ -166,7 +166,7 @@ export async function freePort(alsoIpv6 = true): Promise<number> {
 export class RespError extends Error {
   override name = 'RespError'
 }
-export type Resp = string | number | null | RespError | Resp[]
+export type Resp = string | Buffer | number | null | RespError | Resp[]
 
 export interface TlsClientOptions {
   port: number
@@ -180,6 +180,8 @@ export interface TlsClientOptions {
   /** SNI / name to verify; default: verify the IP SAN of `host`. */
   servername?: string
   timeoutMs?: number
+  /** Return bulk strings as Buffers (for byte-exact names). */
+  binary?: boolean
 }
 
 function assertLoopback(host: string): void {
@@ -187,7 +189,7 @@ function assertLoopback(host: string): void {
 }
 
 /** Incremental RESP2 parser. Returns [value, bytesConsumed] or undefined if incomplete. */
-export function parseResp(buf: Buffer, start = 0): [Resp, number] | undefined {
+export function parseResp(buf: Buffer, start = 0, binary = false): [Resp, number] | undefined {
   if (start >= buf.length) return undefined
   const nl = buf.indexOf('\r\n', start)
   if (nl < 0) return undefined
@@ -205,7 +207,7 @@ export function parseResp(buf: Buffer, start = 0): [Resp, number] | undefined {
       const len = Number(line)
       if (len < 0) return [null, next]
       if (buf.length < next + len + 2) return undefined
-      return [buf.toString('utf8', next, next + len), next + len + 2]
+      return [binary ? Buffer.from(buf.subarray(next, next + len)) : buf.toString('utf8', next, next + len), next + len + 2]
     }
     case '*': {
       const n = Number(line)
@@ -213,7 +215,7 @@ export function parseResp(buf: Buffer, start = 0): [Resp, number] | undefined {
       const items: Resp[] = []
       let pos = next
       for (let i = 0; i < n; i++) {
-        const r = parseResp(buf, pos)
+        const r = parseResp(buf, pos, binary)
         if (!r) return undefined
         items.push(r[0])
         pos = r[1]
@@ -225,10 +227,12 @@ export function parseResp(buf: Buffer, start = 0): [Resp, number] | undefined {
   }
 }
 
-function encodeCommand(args: Array<string | number>): Buffer {
+export type RespArg = string | number | Buffer
+
+function encodeCommand(args: RespArg[]): Buffer {
   const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)]
   for (const a of args) {
-    const b = Buffer.from(String(a))
+    const b = Buffer.isBuffer(a) ? a : Buffer.from(String(a))
     parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'))
   }
   return Buffer.concat(parts)
@@ -241,7 +245,10 @@ export class TlsRespClient {
   private closedError: Error | undefined
   private chain: Promise<unknown> = Promise.resolve()
 
-  private constructor(readonly socket: TLSSocket) {
+  private constructor(
+    readonly socket: TLSSocket,
+    private readonly binary = false,
+  ) {
     socket.on('data', (d: Buffer) => {
       this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d
       for (;;) {
@@ -249,7 +256,7 @@ export class TlsRespClient {
         if (!w) break
         let r: [Resp, number] | undefined
         try {
-          r = parseResp(this.buf)
+          r = parseResp(this.buf, 0, this.binary)
         } catch (e) {
           this.fail(e as Error)
           return
@@ -289,7 +296,7 @@ export class TlsRespClient {
       }, timeoutMs)
       socket.once('secureConnect', () => {
         clearTimeout(timer)
-        res(new TlsRespClient(socket))
+        res(new TlsRespClient(socket, opts.binary))
       })
       socket.once('error', (e) => {
         clearTimeout(timer)
@@ -300,7 +307,7 @@ export class TlsRespClient {
   }
 
   /** Send one command; resolves with the reply (RESP errors resolve as RespError instances). */
-  send(args: Array<string | number>, timeoutMs = 10_000): Promise<Resp> {
+  send(args: RespArg[], timeoutMs = 10_000): Promise<Resp> {
     const run = (): Promise<Resp> =>
       new Promise<Resp>((res, rej) => {
         if (this.closedError) return rej(this.closedError)
@@ -320,7 +327,7 @@ export class TlsRespClient {
   }
 
   /** Like send(), but rejects on RESP error replies. */
-  async command(...args: Array<string | number>): Promise<Resp> {
+  async command(...args: RespArg[]): Promise<Resp> {
     const r = await this.send(args)
     if (r instanceof RespError) throw r
     return r
@@ -333,7 +340,7 @@ export class TlsRespClient {
 }
 
 /** One-shot: connect, run one command, close. Rejects on RESP error replies. */
-export async function tlsCommand(opts: TlsClientOptions, ...args: Array<string | number>): Promise<Resp> {
+export async function tlsCommand(opts: TlsClientOptions, ...args: RespArg[]): Promise<Resp> {
   const c = await TlsRespClient.connect(opts)
   try {
     return await c.command(...args)
