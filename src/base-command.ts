@@ -41,5 +41,10 @@ export function describeFailure(error: Error & {oclif?: {exit?: number}}): Comma
 
 function oneLine(message: string): string {
   // oclif appends "See more help with --help" on a second line; keep the first meaningful line.
-  return message.split('\n').map((l) => l.trim()).filter((l) => l && !/^See more help/.test(l)).join('; ')
+  const lines = message.split('\n').map((l) => l.trim()).filter((l) => l && !/^See more help/.test(l))
+  // A flag parser's error comes back as "Parsing --flag \n\t<message>": say "--flag: <message>",
+  // or just the message when it already names the flag.
+  const flag = /^Parsing (--\S+)$/.exec(lines[0] ?? '')?.[1]
+  if (flag && lines.length > 1) return [lines[1]!.startsWith(flag) ? lines[1]! : `${flag}: ${lines[1]}`, ...lines.slice(2)].join('; ')
+  return lines.join('; ')
 }

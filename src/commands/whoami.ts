@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../base-command.js'
-import {ExitCode} from '../errors.js'
+import {ExitCode, usageError} from '../errors.js'
 import {connectionFlags, wantsServer} from '../flags/connection.js'
 import type {MappingMode} from '../identity/predict.js'
 import {whoami, type WhoamiResult} from '../identity/whoami.js'
@@ -33,7 +33,7 @@ The password for --user comes from VALKEY_TLS_PASSWORD (or VALKEYCLI_AUTH / REDI
       summary: 'Offline: the tls-auth-clients-user mode to predict for: cn (default) or uri.',
       async parse(input) {
         const mode = input.toUpperCase()
-        if (mode !== 'CN' && mode !== 'URI') throw new Error(`--mode must be cn or uri, not "${input}"`)
+        if (mode !== 'CN' && mode !== 'URI') throw usageError(`--mode must be cn or uri, not "${input}"`)
         return mode
       },
     })(),

@@ -1,5 +1,7 @@
 import {Flags} from '@oclif/core'
 
+import {usageError} from '../errors.js'
+
 /**
  * Connection flags shared by every command that talks to a server, named as in valkey-cli.
  * There is deliberately no password flag: a password on the command line ends up in `ps` and
@@ -21,7 +23,7 @@ export const connectionFlags = {
     helpGroup: 'CONNECTION',
     async parse(input) {
       const seconds = Number(input)
-      if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) throw new Error(`--timeout must be a number of seconds between 0 and 3600, not "${input}"`)
+      if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) throw usageError(`--timeout must be a number of seconds between 0 and 3600, not "${input}"`)
       return seconds
     },
   })(),

@@ -5,21 +5,12 @@ import {join} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {runCli} from '../helpers/cli.js'
+import {expectOneLineError, runCli} from '../helpers/cli.js'
 import {useTempDirs} from '../helpers/temp.js'
 
 const tempDir = useTempDirs('vtls-gen')
 
 const KEY_MATERIAL = /PRIVATE KEY|MII[A-Za-z0-9+/]{20}/
-
-function expectOneLineError(result: {code: number | null; stdout: string; stderr: string}, code: number, message: RegExp) {
-  expect(result.code).toBe(code)
-  const lines = result.stderr.trimEnd().split('\n')
-  expect(lines).toHaveLength(1)
-  expect(lines[0]).toMatch(/^Error: /)
-  expect(lines[0]).toMatch(message)
-  expect(result.stderr).not.toMatch(/\n\s+at /) // no stack trace
-}
 
 describe('valkey-tls certs gen', () => {
   it('with no flags and no terminal, writes the default set into ./tls without asking', async () => {

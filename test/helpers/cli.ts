@@ -1,6 +1,8 @@
 import {spawn} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 
+import {expect} from 'vitest'
+
 /** The portable node entry (`node bin/run.js ...`), also what the launcher falls back to. */
 export const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 /** The package's bin: a sh launcher that starts from the startup snapshot when there is one. */
@@ -34,4 +36,14 @@ export function runCli(args: string[], options: {cwd?: string; env?: NodeJS.Proc
       resolve({code, stdout, stderr})
     })
   })
+}
+
+/** The CLI failed with `code` and exactly one line on stderr, "Error: ...", matching `message`, no stack. */
+export function expectOneLineError(result: CliResult, code: number, message: RegExp): void {
+  expect(result.code).toBe(code)
+  const lines = result.stderr.trimEnd().split('\n')
+  expect(lines).toHaveLength(1)
+  expect(lines[0]).toMatch(/^Error: /)
+  expect(lines[0]).toMatch(message)
+  expect(result.stderr).not.toMatch(/\n\s+at /) // no stack trace
 }

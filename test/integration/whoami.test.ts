@@ -9,10 +9,10 @@ import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {runCli} from '../helpers/cli.js'
+import {expectOneLineError, runCli} from '../helpers/cli.js'
 import {makeCa, makePki, type Ca, type KeyPair, type Pki} from '../helpers/openssl-pki.js'
 import {bmp, CN, issueRawCert, O, type RawCertOptions, StringTag} from '../helpers/raw-certs.js'
-import {RespError, startValkey, TlsRespClient, useValkeyCleanup, type ValkeyHandle} from '../helpers/valkey.js'
+import {freePort, RespError, startValkey, TlsRespClient, useValkeyCleanup, type ValkeyHandle} from '../helpers/valkey.js'
 
 useValkeyCleanup('all')
 const root = mkdtempSync(join(tmpdir(), 'vtls-whoami-it-'))
@@ -232,5 +232,37 @@ describe('whoami against a server with passwords and restricted users', () => {
     const result = await runCli(['whoami', certs.get('existing user')!.cert, ...base(), '--verify-key', certs.get('missing user')!.key])
     expect(result.code).toBe(3)
     expect(result.stderr.trim()).toMatch(/is not the private key of the certificate$/)
+  })
+})
+
+describe('whoami against nodes that cannot answer: one line, exit 6, within the timeout', () => {
+  it('a refused port', async () => {
+    const port = await freePort(false)
+    expectOneLineError(await runCli(['whoami', certs.get('existing user')!.cert, '--port', String(port), '--cacert', pki.caCert]), 6, /127\.0\.0\.1:\d+: connection refused$/)
+  })
+
+  it('a plaintext port of a real server', async () => {
+    const plain = await freePort(false)
+    const node = await startValkey({tls: {caCert: pki.caCert, cert: pki.serverCert, key: pki.serverKey}, config: {port: String(plain)}, name: 'whoami-plain'})
+    try {
+      const result = await runCli(['whoami', certs.get('existing user')!.cert, '--port', String(plain), '--cacert', pki.caCert, '--timeout', '1'])
+      expectOneLineError(result, 6, /this port speaks plaintext RESP, not TLS$/)
+    } finally {
+      await node.stop()
+    }
+  })
+
+  it('a stopped (SIGSTOP) node', async () => {
+    const node = await startValkey({tls: {caCert: pki.caCert, cert: pki.serverCert, key: pki.serverKey}, name: 'whoami-stopped'})
+    node.signal('SIGSTOP')
+    try {
+      const started = Date.now()
+      const result = await runCli(['whoami', certs.get('existing user')!.cert, '--port', String(node.port), '--cacert', pki.caCert, '--timeout', '1'])
+      expectOneLineError(result, 6, /no TLS handshake within 1 s/)
+      expect(Date.now() - started).toBeLessThan(10_000) // bounded by the timeout, not by the node
+    } finally {
+      node.signal('SIGCONT')
+      await node.stop()
+    }
   })
 })
