@@ -1,4 +1,5 @@
 import {Command} from '@oclif/core'
+import chalk from 'chalk'
 
 import {ExitCode, ValkeyTlsError} from './errors.js'
 
@@ -14,6 +15,12 @@ export interface CommandFailure {
  */
 export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true
+
+  public override async init(): Promise<void> {
+    // chalk already turns colour off when stdout is not a terminal; https://no-color.org asks for NO_COLOR too.
+    if (process.env.NO_COLOR) chalk.level = 0
+    await super.init()
+  }
 
   protected override async catch(error: Error & {oclif?: {exit?: number}; exitCode?: number}): Promise<void> {
     if (error?.constructor?.name === 'ExitError') throw error // this.exit() was called deliberately

@@ -1,51 +1,16 @@
-import {spawn} from 'node:child_process'
 import {existsSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {BIN} from '../helpers/cli.js'
+import {onTerminal} from '../helpers/pty.js'
 import {useTempDirs} from '../helpers/temp.js'
 
 const tempDir = useTempDirs('vtls-tty')
 
-/**
- * Runs `certs gen` with no flags on a real pseudo-terminal (util-linux `script`), answering each
- * prompt once it is on screen, the way a person would.
- */
-function interactive(cwd: string, dialogue: [RegExp, string][]): Promise<{code: number | null; screen: string}> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qfec', `${process.execPath} ${BIN} certs gen`, '/dev/null'], {
-      cwd, env: {...process.env, NO_COLOR: '1', TERM: 'xterm'}, stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    let screen = ''
-    let step = 0
-    let seen = 0 // how much of the screen earlier answers already consumed
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`no prompt matching ${dialogue[step]?.[0]} within 20 s; screen:\n${screen}`))
-    }, 20_000)
-    child.stdout.on('data', (data) => {
-      screen += data
-      // eslint-disable-next-line no-control-regex
-      const plain = screen.replace(/\u001B\[[0-9;?]*[A-Za-z]/g, '')
-      if (step < dialogue.length && dialogue[step][0].test(plain.slice(seen))) {
-        const answer = dialogue[step][1]
-        seen = plain.length
-        step++
-        setTimeout(() => child.stdin.write(answer), 150) // let the prompt start listening
-      }
-    })
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({code, screen})
-    })
-  })
-}
-
 const ENTER = '\r'
 const DOWN = '\u001B[B'
+const interactive = (cwd: string, dialogue: [RegExp, string][]) => onTerminal(['certs', 'gen'], dialogue, {cwd})
 
 describe('valkey-tls certs gen on a terminal, with no flags', () => {
   it('asks for folder, key type, days, SANs and clients, then writes exactly that', async () => {

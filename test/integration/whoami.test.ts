@@ -10,6 +10,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {expectOneLineError, runCli} from '../helpers/cli.js'
+import {onTerminal} from '../helpers/pty.js'
 import {makeCa, makePki, type Ca, type KeyPair, type Pki} from '../helpers/openssl-pki.js'
 import {bmp, CN, issueRawCert, O, type RawCertOptions, StringTag} from '../helpers/raw-certs.js'
 import {freePort, RespError, startValkey, TlsRespClient, useValkeyCleanup, type ValkeyHandle} from '../helpers/valkey.js'
@@ -201,6 +202,13 @@ describe('whoami against a server with passwords and restricted users', () => {
     const json = JSON.parse(result.stdout)
     expect(json).toMatchObject({user: 'default', reasonCode: 'mapped', observedUser: 'default', observedAuthenticated: true, match: true})
     expect(json.warnings.join(' ')).toMatch(/without the default user's password/)
+  })
+
+  it('on a terminal, asks for the password when the server wants one, without echoing it', async () => {
+    const {code, screen} = await onTerminal(['whoami', certs.get('existing user')!.cert, ...base(), '--user', 'ops'], [[/Password for 127\.0\.0\.1:\d+/, 'ops-secret\r']], {env: {VALKEY_TLS_PASSWORD: '', VALKEYCLI_AUTH: '', REDISCLI_AUTH: ''}})
+    expect(screen).toMatch(/Logs in as alice/)
+    expect(screen).not.toContain('ops-secret')
+    expect(code).toBe(0)
   })
 
   it('a wrong password is exit 7 naming WRONGPASS, without echoing it', async () => {
