@@ -74,6 +74,10 @@ export interface RawCertOptions {
   ekus?: string[]
   notBefore?: Date
   notAfter?: Date
+  /** keyUsage flags (x509.KeyUsageFlags); omitted: no keyUsage extension. */
+  keyUsage?: number
+  /** First byte of a Netscape cert type bit string (0x80 SSL client, 0x40 SSL server). */
+  netscapeCertType?: number
 }
 
 /** Issues a client certificate with exactly the given subject and SANs, signed by `ca`; writes NAME.crt/.key. */
@@ -86,6 +90,10 @@ export async function issueRawCert(ca: Ca, dir: string, name: string, options: R
   const extensions: x509.Extension[] = [new x509.BasicConstraintsExtension(false, undefined, true)]
   if (ekus.length > 0) extensions.push(new x509.ExtendedKeyUsageExtension(ekus))
   if (options.sans) extensions.push(sanExtension(options.sans))
+  if (options.keyUsage !== undefined) extensions.push(new x509.KeyUsagesExtension(options.keyUsage, true))
+  if (options.netscapeCertType !== undefined) {
+    extensions.push(new x509.Extension('2.16.840.1.113730.1.1', false, new Uint8Array(tlv(0x03, Buffer.from([0x00, options.netscapeCertType])))))
+  }
   const now = Date.now()
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: `01${Buffer.from(webcrypto.getRandomValues(new Uint8Array(8))).toString('hex')}`,

@@ -73,6 +73,11 @@ const SHAPES: Array<[string, RawCertOptions]> = [
   ['serverAuth-only extended key usage', {subject: [cn('alice')], ekus: ['1.3.6.1.5.5.7.3.1']}],
   ['anyExtendedKeyUsage only', {subject: [cn('alice')], ekus: ['2.5.29.37.0']}],
   ['no extended key usage extension', {subject: [cn('alice')], ekus: []}],
+  ['key usage keyCertSign only', {subject: [cn('alice')], keyUsage: 32}],
+  ['key usage keyAgreement only', {subject: [cn('alice')], keyUsage: 16}],
+  ['key usage digitalSignature', {subject: [cn('alice')], keyUsage: 1}],
+  ['Netscape cert type SSL server only', {subject: [cn('alice')], netscapeCertType: 0x40}],
+  ['Netscape cert type SSL client', {subject: [cn('alice')], netscapeCertType: 0x80}],
   ['expired', {subject: [cn('alice')], notBefore: new Date(Date.now() - 10 * day), notAfter: new Date(Date.now() - day)}],
   ['not yet valid', {subject: [cn('alice')], notBefore: new Date(Date.now() + day), notAfter: new Date(Date.now() + 10 * day)}],
 ]

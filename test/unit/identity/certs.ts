@@ -112,3 +112,28 @@ export function patchBytes(cert: x509.X509Certificate, from: Uint8Array, to: Uin
 
 /** A CN attribute under an explicit string tag. */
 export const cn = (value: string | Uint8Array, tag: number = StringTag.utf8) => ({oid: CN, tag, value})
+
+/** DER OBJECT IDENTIFIER TLV of a dotted OID. */
+export function oidDer(dotted: string): Buffer {
+  const arcs = dotted.split('.').map(Number)
+  const out: number[] = []
+  const push = (arc: number) => {
+    const b = [arc % 128]
+    for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) b.unshift(0x80 | v % 128)
+    out.push(...b)
+  }
+  push(arcs[0]! * 40 + arcs[1]!)
+  for (const arc of arcs.slice(2)) push(arc)
+  return tlv(0x06, Buffer.from(out))
+}
+
+/** mulberry32: a small seeded PRNG, so random tests are reproducible. Returns [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = seed | 0
+  return () => {
+    a = (a + 0x6d2b79f5) | 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
+  }
+}

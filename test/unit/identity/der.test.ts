@@ -170,7 +170,13 @@ describe('decodeOid', () => {
 
   it('round-trips random OIDs through an independent encoder', () => {
     let seed = 7
-    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n)
+    const random = () => {
+      seed = (seed + 0x6d2b79f5) | 0
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+      return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
+    }
+    const rand = (n: number) => Math.floor(random() * n)
     for (let i = 0; i < 500; i++) {
       const first = rand(3)
       const arcs = [first, first < 2 ? rand(40) : rand(100_000), ...Array.from({length: rand(6)}, () => rand(2 ** (1 + rand(40))))]
