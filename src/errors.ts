@@ -20,6 +20,8 @@ export const ExitCode = {
   auth: 7,
   /** `whoami --verify-key`: the user the server really chose differs from the prediction. */
   mismatch: 8,
+  /** `check`: every node passed, but there are warnings (certificate expiring soon, nodes that differ). */
+  warning: 9,
 } as const
 
 export type ExitCodeName = keyof typeof ExitCode

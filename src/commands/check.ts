@@ -1,0 +1,59 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../base-command.js'
+import {parseNodeList} from '../cluster/discover.js'
+import {ExitCode, usageError} from '../errors.js'
+import {connectionFlags} from '../flags/connection.js'
+import {type CheckReport, runCheck} from '../probe/check.js'
+import {renderCheckTable} from '../report/check.js'
+import {renderPrometheus} from '../report/prometheus.js'
+import {passwordFromEnvironment, resolveConnection} from '../server/options.js'
+
+export default class Check extends BaseCommand {
+  static override summary = 'Check TLS on every node of a cluster (or a server and its replicas), all in parallel.'
+
+  static override description = `Finds every node from one seed (CLUSTER SHARDS, or CLUSTER NODES on older servers; a standalone server and its replicas from INFO replication), or takes --nodes. Then, on all nodes at once, with raw TLS connections: TCP connect, TLS handshake (time, protocol, cipher), the served certificate verified against --cacert and matched against the node's host or IP, days to expiry, whether the node refuses clients without a certificate (a PING without one), with --cert/--key the user that certificate is logged in as, the node's TLS settings, and with tls-cluster on, a handshake on its cluster-bus port.
+
+Across nodes it reports different CAs or issuers, different tls-auth-clients / tls-auth-clients-user / tls-protocols / tls-cluster settings, and certificates that expire much earlier than the rest.
+
+Exit codes: ${ExitCode.ok} every node ok; ${ExitCode.warning} only warnings (expiring within --warn-days, cross-node differences); ${ExitCode.server} any node failed (or the seed could not be asked for the nodes); ${ExitCode.usage} usage error. Every node's failure is reported even when others fail, and the run always ends within --deadline.`
+
+  static override examples = [
+    {description: 'Every node of the cluster that 10.0.0.5:6379 belongs to.', command: '<%= config.bin %> <%= command.id %> --host 10.0.0.5 --port 6379 --cacert ca.crt --cert client.crt --key client.key'},
+    {description: 'An explicit list of nodes, as JSON.', command: '<%= config.bin %> <%= command.id %> --nodes 10.0.0.5:6379,10.0.0.6:6379 --cacert ca.crt --json'},
+    {description: 'For node_exporter\'s textfile collector, every minute from cron.', command: '<%= config.bin %> <%= command.id %> --port 6379 --cacert ca.crt --format prometheus > /var/lib/node_exporter/valkey_tls.prom.$$ && mv /var/lib/node_exporter/valkey_tls.prom.$$ /var/lib/node_exporter/valkey_tls.prom'},
+  ]
+
+  static override flags = {
+    nodes: Flags.string({summary: 'Check exactly these nodes (host:port,host:port,...; IPv6 as [addr]:port) instead of discovering them.', exclusive: ['host']}),
+    format: Flags.option({summary: 'Output format (--json is the same as --format json).', options: ['table', 'json', 'prometheus'] as const, default: 'table'})(),
+    'warn-days': Flags.integer({summary: 'Warn about certificates that expire within this many days.', default: 30, min: 0}),
+    concurrency: Flags.integer({summary: 'Nodes checked at the same time.', default: 128, min: 1, max: 4096}),
+    deadline: Flags.integer({summary: 'Seconds after which the whole run ends, reporting unfinished nodes as failed.', default: 30, min: 1}),
+    ...connectionFlags,
+  }
+
+  async run(): Promise<CheckReport> {
+    const {flags} = await this.parse(Check)
+    const format = this.jsonEnabled() ? 'json' : flags.format
+    if (flags.askpass && !(process.stdin.isTTY && process.stderr.isTTY)) throw usageError('--askpass needs a terminal to prompt on')
+    const password = flags.askpass ? await (await import('../ui/prompts.js')).askPassword('the cluster') : passwordFromEnvironment()
+    const seed = await resolveConnection(flags, password)
+    const progress = format === 'table' && process.stderr.isTTY ? (done: number, total: number) => {
+      if (total >= 10) process.stderr.write(`\r  checked ${done}/${total} nodes${done === total ? '\n' : ''}`)
+    } : undefined
+    const report = await runCheck({
+      seed,
+      nodes: flags.nodes ? parseNodeList(flags.nodes) : undefined,
+      warnDays: flags['warn-days'],
+      concurrency: flags.concurrency,
+      deadlineMs: flags.deadline * 1000,
+      onProgress: progress,
+    })
+    if (format !== 'json') this.log(format === 'prometheus' ? renderPrometheus(report).trimEnd() : renderCheckTable(report))
+    else if (!this.jsonEnabled() || report.status !== 'ok') this.logJson(report) // else oclif prints what run() returns
+    if (report.status === 'failed') this.exit(ExitCode.server)
+    if (report.status === 'warning') this.exit(ExitCode.warning)
+    return report
+  }
+}

@@ -1,0 +1,158 @@
+import {type PeerCertificate, connect as tlsConnect, type TLSSocket} from 'node:tls'
+import {connect as netConnect, isIP} from 'node:net'
+
+import {readRawNames} from '../identity/raw-names.js'
+import {rfc4514} from '../identity/text.js'
+
+export interface HandshakeOptions {
+  host: string
+  port: number
+  ca?: Buffer
+  cert?: Buffer
+  key?: Buffer
+  servername?: string
+  insecure?: boolean
+  timeoutMs: number
+}
+
+export interface ServedCertificate {
+  subject: string
+  issuer: string
+  notBefore: string
+  notAfter: string
+  fingerprint256: string
+  /** SHA-256 fingerprint of the last certificate of the served chain (the root or the top sent). */
+  chainTopFingerprint256: string
+  chainTopSubject: string
+}
+
+export interface HandshakeOk {
+  ok: true
+  socket: TLSSocket
+  tcpMs: number
+  handshakeMs: number
+  protocol: string | null
+  cipher: string | null
+  certificate: ServedCertificate | null
+  /** Chain and name verification result; null with --insecure. */
+  verifyError: string | null
+}
+
+export interface HandshakeFailed {
+  ok: false
+  /** One line naming the cause: "connection refused", "no TLS handshake within 2 s", ... */
+  error: string
+  code: string
+  tcpMs: number | null
+}
+
+const since = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6
+
+/**
+ * One TCP connect + TLS handshake with a hard deadline (the socket is destroyed when it passes: Node's
+ * `timeout` option only emits an event). The server certificate is verified by hand afterwards so
+ * that an untrusted or expired certificate is still described, not just rejected.
+ */
+export function handshake(options: HandshakeOptions): Promise<HandshakeOk | HandshakeFailed> {
+  return new Promise((resolve) => {
+    const start = process.hrtime.bigint()
+    let tcpMs: number | null = null
+    const socket = tlsConnect({
+      host: options.host,
+      port: options.port,
+      ca: options.ca,
+      cert: options.cert,
+      key: options.key,
+      servername: options.servername ?? (isIP(options.host) ? undefined : options.host),
+      rejectUnauthorized: false,
+    })
+    const finish = (result: HandshakeOk | HandshakeFailed) => {
+      clearTimeout(timer)
+      socket.removeAllListeners('error')
+      socket.on('error', () => {})
+      if (!result.ok) socket.destroy()
+      resolve(result)
+    }
+    const timer = setTimeout(() => {
+      const what = tcpMs === null ? 'no TCP connection' : 'TCP connected, but no TLS handshake'
+      finish({ok: false, code: 'TIMEOUT', tcpMs, error: `${what} within ${options.timeoutMs / 1000} s`})
+    }, options.timeoutMs)
+    socket.once('connect', () => {
+      tcpMs = since(start)
+    })
+    socket.once('secureConnect', () => {
+      const handshakeMs = since(start) - (tcpMs ?? 0)
+      const peer = socket.getPeerCertificate(true)
+      const certificate = peer && peer.raw ? describePeer(peer) : null
+      const verifyError = options.insecure ? null : socket.authorized ? null : String(socket.authorizationError ?? 'not verified')
+      finish({ok: true, socket, tcpMs: tcpMs ?? 0, handshakeMs, protocol: socket.getProtocol(), cipher: socket.getCipher()?.name ?? null, certificate, verifyError})
+    })
+    socket.once('error', (error: Error & {code?: string}) => {
+      finish({ok: false, code: error.code ?? 'ERROR', tcpMs, error: describeSocketError(error, tcpMs !== null)})
+    })
+  })
+}
+
+function describePeer(peer: PeerCertificate & {issuerCertificate?: PeerCertificate}): ServedCertificate {
+  // issuerCertificate points to itself at a self-signed root: stop when a fingerprint repeats.
+  let top = peer
+  const seen = new Set([peer.fingerprint256])
+  while (top.issuerCertificate && !seen.has(top.issuerCertificate.fingerprint256)) {
+    top = top.issuerCertificate
+    seen.add(top.fingerprint256)
+  }
+  const names = readNames(peer.raw)
+  return {
+    subject: names?.subject ?? '',
+    issuer: names?.issuer ?? '',
+    notBefore: new Date(peer.valid_from).toISOString(),
+    notAfter: new Date(peer.valid_to).toISOString(),
+    fingerprint256: peer.fingerprint256,
+    chainTopFingerprint256: top.fingerprint256,
+    chainTopSubject: readNames(top.raw)?.subject ?? '',
+  }
+}
+
+/** RFC 4514 subject and issuer, read from the DER as `whoami` does. */
+function readNames(der: Buffer | undefined): {subject: string; issuer: string} | undefined {
+  if (!der) return undefined
+  try {
+    const raw = readRawNames(new Uint8Array(der))
+    return {subject: rfc4514(raw.subject), issuer: rfc4514(raw.issuer)}
+  } catch {
+    return undefined
+  }
+}
+
+function describeSocketError(error: Error & {code?: string}, tcpConnected: boolean): string {
+  switch (error.code) {
+    case 'ECONNREFUSED': return 'connection refused'
+    case 'ECONNRESET': return tcpConnected ? 'connection reset during the TLS handshake' : 'connection reset'
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH': return 'host unreachable'
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN': return 'cannot resolve host'
+    case 'ERR_SSL_WRONG_VERSION_NUMBER':
+    case 'ERR_SSL_PACKET_LENGTH_TOO_LONG': return 'not a TLS port'
+    default: {
+      const alert = /alert ([a-z ]+?)(?::|$)/.exec(error.message)?.[1]
+      return alert ? `TLS alert: ${alert}` : error.message.split('\n')[0]!
+    }
+  }
+}
+
+/** After a handshake timeout: does the port answer plaintext RESP? (A `port` given for a `tls-port`.) */
+export function answersPlaintext(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = netConnect({host, port})
+    const done = (answer: boolean) => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(answer)
+    }
+    const timer = setTimeout(() => done(false), timeoutMs)
+    socket.once('connect', () => socket.write('PING\r\n'))
+    socket.once('data', (data: Buffer) => done(/^[+-]/.test(data.toString('latin1', 0, 1))))
+    socket.once('error', () => done(false))
+  })
+}

@@ -1,0 +1,92 @@
+import type {TLSSocket} from 'node:tls'
+
+export type RespValue = string | number | null | RespValue[] | {error: string}
+
+export type CommandOutcome =
+  | {ok: true; reply: RespValue}
+  | {ok: false; code: string; error: string}
+
+/**
+ * Sends one command on a raw TLS socket and reads one reply, with a deadline. Enough RESP2 for the
+ * probe's PING / ACL WHOAMI / CONFIG GET / AUTH; a TLS alert (TLS 1.3 delivers "certificate required"
+ * on the first read) or a closed connection is reported with its code.
+ */
+export function sendCommand(socket: TLSSocket, args: string[], timeoutMs: number): Promise<CommandOutcome> {
+  return new Promise((resolve) => {
+    let buffer = Buffer.alloc(0)
+    const finish = (outcome: CommandOutcome) => {
+      clearTimeout(timer)
+      socket.off('data', onData)
+      socket.off('error', onError)
+      socket.off('close', onClose)
+      resolve(outcome)
+    }
+    const onData = (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk])
+      let parsed: [RespValue, number] | undefined
+      try {
+        parsed = parseReply(buffer, 0)
+      } catch (error) {
+        finish({ok: false, code: 'PROTOCOL', error: (error as Error).message})
+        return
+      }
+      if (parsed) finish({ok: true, reply: parsed[0]})
+    }
+    const onError = (error: Error & {code?: string}) => {
+      const alert = /alert ([a-z ]+?)(?::|$)/.exec(error.message)?.[1]
+      finish({ok: false, code: error.code ?? 'ERROR', error: alert ? `TLS alert: ${alert}` : error.message.split('\n')[0]!})
+    }
+    const onClose = () => finish({ok: false, code: 'CLOSED', error: 'connection closed by the server'})
+    const timer = setTimeout(() => finish({ok: false, code: 'TIMEOUT', error: `no reply to ${args[0]} within ${timeoutMs / 1000} s`}), timeoutMs)
+    socket.on('data', onData)
+    socket.on('error', onError)
+    socket.on('close', onClose)
+    socket.write(encode(args))
+  })
+}
+
+function encode(args: string[]): Buffer {
+  return Buffer.concat([Buffer.from(`*${args.length}\r\n`), ...args.flatMap((a) => {
+    const b = Buffer.from(a)
+    return [Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n')]
+  })])
+}
+
+const MAX_ITEMS = 100_000
+
+function parseReply(buf: Buffer, start: number): [RespValue, number] | undefined {
+  const nl = buf.indexOf('\r\n', start)
+  if (nl < 0) return undefined
+  const type = buf[start]
+  const line = buf.toString('utf8', start + 1, nl)
+  const next = nl + 2
+  switch (type) {
+    case 0x2b: return [line, next] // +
+    case 0x2d: return [{error: line}, next] // -
+    case 0x3a: return [Number(line), next] // :
+    case 0x24: { // $
+      const length = Number(line)
+      if (length < 0) return [null, next]
+      if (buf.length < next + length + 2) return undefined
+      return [buf.toString('utf8', next, next + length), next + length + 2]
+    }
+    case 0x2a: { // *
+      const count = Number(line)
+      if (count < 0) return [null, next]
+      if (!(count <= MAX_ITEMS)) throw new Error('malformed reply')
+      const items: RespValue[] = []
+      let pos = next
+      for (let i = 0; i < count; i++) {
+        const item = parseReply(buf, pos)
+        if (!item) return undefined
+        items.push(item[0])
+        pos = item[1]
+      }
+      return [items, pos]
+    }
+    default:
+      throw new Error('not a RESP reply')
+  }
+}
+
+export const isErrorReply = (value: RespValue): value is {error: string} => typeof value === 'object' && value !== null && !Array.isArray(value)
