@@ -11,7 +11,7 @@ export const EARLY_EXPIRY_DAYS = 30
 export function findInconsistencies(nodes: NodeResult[]): string[] {
   const findings: string[] = []
   const reached = nodes.filter((n) => n.fingerprint256 !== null)
-  differing(findings, 'CAs (top of the served chain)', reached, (n) => n.ca && `${n.ca} [${n.caFingerprint256?.slice(0, 11)}]`)
+  differing(findings, 'CAs', reached, (n) => n.ca)
   differing(findings, 'issuers', reached, (n) => n.issuer)
   const withSettings = nodes.filter((n) => n.settings !== null)
   const settingNames: Array<[keyof TlsSettings, string]> = [['tlsAuthClients', 'tls-auth-clients'], ['tlsAuthClientsUser', 'tls-auth-clients-user'], ['tlsProtocols', 'tls-protocols'], ['tlsCluster', 'tls-cluster']]

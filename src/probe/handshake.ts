@@ -21,9 +21,10 @@ export interface ServedCertificate {
   notBefore: string
   notAfter: string
   fingerprint256: string
-  /** SHA-256 fingerprint of the last certificate of the served chain (the root or the top sent). */
-  chainTopFingerprint256: string
-  chainTopSubject: string
+  /** The CA the chain leads to: the issuer of the last certificate the server sent. */
+  caName: string
+  /** Its fingerprint, when the server sent the (self-signed) root itself. */
+  caFingerprint256: string | null
 }
 
 export interface HandshakeOk {
@@ -102,14 +103,15 @@ function describePeer(peer: PeerCertificate & {issuerCertificate?: PeerCertifica
     seen.add(top.fingerprint256)
   }
   const names = readNames(peer.raw)
+  const topNames = readNames(top.raw)
   return {
     subject: names?.subject ?? '',
     issuer: names?.issuer ?? '',
     notBefore: new Date(peer.valid_from).toISOString(),
     notAfter: new Date(peer.valid_to).toISOString(),
     fingerprint256: peer.fingerprint256,
-    chainTopFingerprint256: top.fingerprint256,
-    chainTopSubject: readNames(top.raw)?.subject ?? '',
+    caName: topNames?.issuer ?? '',
+    caFingerprint256: topNames && topNames.issuer === topNames.subject ? top.fingerprint256 : null,
   }
 }
 

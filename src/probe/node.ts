@@ -39,7 +39,7 @@ export interface PortResult {
   handshakeMs: number | null
   subject: string | null
   issuer: string | null
-  /** Subject of the top of the served chain: the CA, when servers send it. */
+  /** The CA the served chain leads to (issuer of the last certificate sent). */
   ca: string | null
   caFingerprint256: string | null
   notAfter: string | null
@@ -93,7 +93,8 @@ export async function probeNode(target: NodeTarget, settings: ProbeSettings): Pr
   }
   if (session && !result.error) result.settings = await readSettings(session, settings, result.notes)
   else if (!session && result.clientCertRequired) result.notes.push('TLS settings not read: the node requires a client certificate (--cert/--key)')
-  if (target.busPort && !result.error && result.settings?.tlsCluster !== 'no') {
+  // The bus is probed whenever the client port handshake worked, even if its certificate failed checks.
+  if (target.busPort && result.settings?.tlsCluster !== 'no' && result.clientCertRequired !== null) {
     result.bus = await probeBus(target, target.busPort, settings)
   }
   return finish(result, settings)
@@ -125,8 +126,8 @@ function fillPort(result: PortResult, hs: HandshakeOk, settings: ProbeSettings, 
   if (cert) {
     result.subject = cert.subject
     result.issuer = cert.issuer
-    result.ca = cert.chainTopSubject
-    result.caFingerprint256 = cert.chainTopFingerprint256
+    result.ca = cert.caName
+    result.caFingerprint256 = cert.caFingerprint256
     result.notAfter = cert.notAfter
     result.fingerprint256 = cert.fingerprint256
     result.daysLeft = Math.floor((Date.parse(cert.notAfter) - settings.now.getTime()) / DAY_MS)

@@ -1,0 +1,258 @@
+/**
+ * `check` against a real Valkey 9.1 tls-cluster cluster with replicas: everything found and healthy,
+ * then one fault at a time on one node, reported precisely while the other nodes stay ok.
+ */
+import {mkdtempSync, rmSync} from 'node:fs'
+import {createServer, type Server, type Socket} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {runCli} from '../helpers/cli.js'
+import {issueCert, makeCa, makePki, type KeyPair, type Pki} from '../helpers/openssl-pki.js'
+import {freePort, startCluster, startValkey, TlsRespClient, useValkeyCleanup, type ValkeyCluster, type ValkeyHandle} from '../helpers/valkey.js'
+
+useValkeyCleanup('all')
+const root = mkdtempSync(join(tmpdir(), 'vtls-check-it-'))
+afterAll(() => rmSync(root, {recursive: true, force: true}))
+
+interface NodeJson {
+  address: string
+  role: string
+  status: string
+  ok: boolean
+  error: string | null
+  protocol: string | null
+  handshakeMs: number | null
+  notAfter: string | null
+  daysLeft: number | null
+  clientCertRequired: boolean | null
+  user: string | null
+  warnings: string[]
+  bus: {port: number; ok: boolean; error: string | null} | null
+}
+interface ReportJson {
+  discovery: {mode: string; method: string | null; error: string | null}
+  nodes: NodeJson[]
+  findings: string[]
+  summary: {nodes: number; ok: number; warning: number; failed: number; findings: number}
+  status: string
+}
+
+let pki: Pki
+let cluster: ValkeyCluster
+let alice: KeyPair
+
+beforeAll(async () => {
+  pki = await makePki(join(root, 'pki'), {clients: ['alice']})
+  alice = pki.clients.alice!
+  cluster = await startCluster({
+    primaries: 3,
+    replicasPerPrimary: 1,
+    tls: {caCert: pki.caCert, cert: pki.serverCert, key: pki.serverKey},
+    authClients: 'yes',
+    config: {'tls-auth-clients-user': 'CN', user: ['alice on nopass ~* +@all', 'default on nopass ~* &* +@all']},
+  })
+}, 120_000)
+
+const seedArgs = () => ['--port', String(cluster.nodes[0]!.port), '--cacert', pki.caCert, '--cert', alice.cert, '--key', alice.key]
+
+async function check(args: string[], timeoutMs = 30_000): Promise<{code: number | null; json: ReportJson; stderr: string}> {
+  const result = await runCli(['check', ...args, '--json'], {timeoutMs})
+  return {code: result.code, json: JSON.parse(result.stdout) as ReportJson, stderr: result.stderr}
+}
+
+const byPort = (report: ReportJson, node: ValkeyHandle) => report.nodes.find((n) => n.address === `127.0.0.1:${node.port}`)!
+
+/** Every node except `faulty` is ok. */
+function othersOk(report: ReportJson, faulty: ValkeyHandle) {
+  for (const node of cluster.nodes.filter((n) => n !== faulty)) expect(byPort(report, node), `127.0.0.1:${node.port}`).toMatchObject({status: 'ok', error: null})
+}
+
+describe('valkey-tls check on a 3x2 tls-cluster cluster', () => {
+  it('finds all primaries, replicas and bus ports from one seed, all healthy: exit 0', async () => {
+    const {code, json, stderr} = await check(seedArgs())
+    expect(stderr).toBe('')
+    expect(json.discovery).toMatchObject({mode: 'cluster', method: 'CLUSTER SHARDS', error: null})
+    expect(json.nodes.map((n) => n.address).sort()).toEqual(cluster.nodes.map((n) => `127.0.0.1:${n.port}`).sort())
+    expect(json.nodes.filter((n) => n.role === 'primary')).toHaveLength(3)
+    expect(json.nodes.filter((n) => n.role === 'replica')).toHaveLength(3)
+    for (const node of cluster.nodes) {
+      const n = byPort(json, node)
+      expect(n).toMatchObject({status: 'ok', ok: true, error: null, protocol: 'TLSv1.3', clientCertRequired: true, user: 'alice'})
+      expect(n.daysLeft).toBeGreaterThan(300)
+      expect(n.handshakeMs).toBeGreaterThan(0)
+      expect(n.bus).toMatchObject({port: node.clusterPort, ok: true, error: null})
+    }
+    expect(json.findings).toEqual([])
+    expect(json.summary).toMatchObject({nodes: 6, ok: 6, warning: 0, failed: 0})
+    expect(code).toBe(0)
+  })
+
+  it('--format prometheus: success, handshake time and not-after for every client and bus port', async () => {
+    const result = await runCli(['check', ...seedArgs(), '--format', 'prometheus'])
+    expect(result.code).toBe(0)
+    const success = result.stdout.split('\n').filter((l) => l.startsWith('valkey_tls_check_success{'))
+    expect(success).toHaveLength(12)
+    expect(success.every((l) => l.endsWith(' 1'))).toBe(true)
+    expect(result.stdout.match(/^valkey_tls_cert_not_after_timestamp_seconds\{/gm)).toHaveLength(12)
+    expect(result.stdout).toMatch(/^valkey_tls_check_nodes\{status="ok"\} 6$/m)
+    expect(result.stdout).toMatch(/^# TYPE valkey_tls_handshake_duration_seconds gauge$/m)
+  })
+
+  it('--warn-days beyond the certificates\' lifetime: warnings only, exit 9', async () => {
+    const {code, json} = await check([...seedArgs(), '--warn-days', '1000'])
+    expect(json.summary).toMatchObject({ok: 0, warning: 6, failed: 0})
+    expect(json.nodes[0]!.warnings.join()).toMatch(/expires in \d+ days/)
+    expect(code).toBe(9)
+  })
+
+  it('a node serving a certificate from another CA: that node fails on client and bus port, findings name the CA, others ok', async () => {
+    const victim = cluster.nodes[1]!
+    const otherCa = await makeCa(join(root, 'other-ca'), {cn: 'rogue CA'})
+    const rogue = await issueCert(otherCa, join(root, 'other-ca'), 'rogue', {cn: 'localhost', sans: ['IP:127.0.0.1'], usage: 'both'})
+    await withCert(victim, rogue, async () => {
+      const {code, json} = await check(seedArgs())
+      expect(byPort(json, victim).error).toMatch(/^certificate not trusted by --cacert \((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)\): issued by CN=rogue CA$/)
+      expect(byPort(json, victim).status).toBe('failed')
+      expect(byPort(json, victim).bus).toMatchObject({ok: false, error: expect.stringMatching(/^certificate not trusted by --cacert/)})
+      othersOk(json, victim)
+      expect(json.findings.join('\n')).toMatch(/different CAs: .*"CN=rogue CA" on 127\.0\.0\.1:\d+/)
+      expect(code).toBe(6)
+    })
+  })
+
+  it('a certificate that does not name the node: a name mismatch on that node only', async () => {
+    const victim = cluster.nodes[2]!
+    const dir = join(root, 'mismatch')
+    const wrongName = await issueCert(pki.ca, dir, 'wrong-name', {cn: 'other.example', sans: ['DNS:other.example'], usage: 'both'})
+    await withCert(victim, wrongName, async () => {
+      const {code, json} = await check(seedArgs())
+      expect(byPort(json, victim).error).toMatch(/certificate does not match the host name or IP address/)
+      expect(byPort(json, victim).bus).toMatchObject({ok: true}) // cluster peers check the chain, not the name
+      othersOk(json, victim)
+      expect(code).toBe(6)
+    })
+  })
+
+  it('an expired server certificate: "certificate expired" on that node', async () => {
+    const victim = cluster.nodes[3]!
+    // Valkey 9.1 refuses to load an expired certificate, so load one that expires a few seconds later.
+    const soon = await issueCert(pki.ca, join(root, 'expiring'), 'soon', {cn: 'localhost', sans: ['IP:127.0.0.1'], usage: 'both', notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 4000)})
+    await withCert(victim, soon, async () => {
+      await new Promise((r) => setTimeout(r, Math.max(0, 5000)))
+      const {code, json} = await check(seedArgs())
+      expect(byPort(json, victim).error).toMatch(/^certificate expired on \d{4}-/)
+      expect(byPort(json, victim).notAfter).not.toBeNull()
+      othersOk(json, victim)
+      expect(code).toBe(6)
+    })
+  }, 30_000)
+
+  it('a SIGSTOPped node fails within the timeout; the others are still checked', async () => {
+    const victim = cluster.nodes[4]!
+    victim.signal('SIGSTOP')
+    try {
+      const started = Date.now()
+      const {code, json} = await check([...seedArgs(), '--timeout', '1'])
+      expect(byPort(json, victim).error).toMatch(/^TCP connected, but no TLS handshake within 1 s$/)
+      othersOk(json, victim)
+      expect(code).toBe(6)
+      expect(Date.now() - started).toBeLessThan(15_000)
+    } finally {
+      victim.signal('SIGCONT')
+    }
+  })
+
+  it('--deadline ends the run even when a node outlasts the per-step timeout', async () => {
+    const victim = cluster.nodes[4]!
+    victim.signal('SIGSTOP')
+    try {
+      const {code, json} = await check([...seedArgs(), '--timeout', '20', '--deadline', '2'])
+      expect(byPort(json, victim).error).toMatch(/not finished within the overall deadline \(2 s\)/)
+      othersOk(json, victim)
+      expect(code).toBe(6)
+    } finally {
+      victim.signal('SIGCONT')
+    }
+  })
+
+  it('--nodes: a refused port, a port that accepts TCP and never answers, and a plaintext port, next to a good node', async () => {
+    const refused = await freePort(false)
+    const silent = await silentServer()
+    const plainPort = await freePort(false)
+    const plain = await startValkey({tls: {caCert: pki.caCert, cert: pki.serverCert, key: pki.serverKey}, config: {port: String(plainPort)}, name: 'check-plain'})
+    try {
+      const good = cluster.nodes[0]!
+      const list = [good.port, refused, silent.port, plainPort].map((p) => `127.0.0.1:${p}`).join(',')
+      const started = Date.now()
+      const {code, json} = await check(['--nodes', list, '--cacert', pki.caCert, '--cert', alice.cert, '--key', alice.key, '--timeout', '1'])
+      const at = (port: number) => json.nodes.find((n) => n.address === `127.0.0.1:${port}`)!
+      expect(at(good.port)).toMatchObject({status: 'ok', user: 'alice'})
+      expect(at(refused).error).toBe('connection refused')
+      expect(at(silent.port).error).toBe('TCP connected, but no TLS handshake within 1 s')
+      expect(at(plainPort).error).toBe('this port speaks plaintext RESP, not TLS')
+      expect(json.discovery.mode).toBe('list')
+      expect(code).toBe(6)
+      expect(Date.now() - started).toBeLessThan(15_000)
+    } finally {
+      silent.close()
+      await plain.stop()
+    }
+  })
+
+  it('different TLS settings across nodes are a finding (exit 9 when nothing failed)', async () => {
+    const victim = cluster.nodes[5]!
+    expect(await victim.command('CONFIG', 'SET', 'tls-protocols', 'TLSv1.3')).toBe('OK')
+    try {
+      const {code, json} = await check(seedArgs())
+      expect(json.findings.join('\n')).toMatch(/different tls-protocols settings: .*"TLSv1\.3" on 127\.0\.0\.1:\d+/)
+      expect(json.summary.failed).toBe(0)
+      expect(code).toBe(9)
+    } finally {
+      await victim.command('CONFIG', 'SET', 'tls-protocols', 'TLSv1.2 TLSv1.3')
+    }
+  })
+
+  it('a stopped node that the cluster still lists is reported as refused; last, as it is for good', async () => {
+    const victim = cluster.nodes[5]!
+    await victim.stop()
+    const {code, json} = await check(seedArgs())
+    expect(json.nodes).toHaveLength(6)
+    expect(byPort(json, victim).error).toBe('connection refused')
+    othersOk(json, victim)
+    expect(code).toBe(6)
+  })
+})
+
+/**
+ * Serves `pair` on `node` for the duration of `body`, then restores the node's own certificate, over
+ * one connection opened before the switch (existing connections survive a reload; new ones might not
+ * verify the replacement certificate).
+ */
+async function withCert(node: ValkeyHandle, pair: KeyPair, body: () => Promise<void>): Promise<void> {
+  const admin = await TlsRespClient.connect(node.clientOptions())
+  try {
+    expect(await admin.command('CONFIG', 'SET', 'tls-cert-file', pair.cert, 'tls-key-file', pair.key)).toBe('OK')
+    try {
+      await body()
+    } finally {
+      expect(await admin.command('CONFIG', 'SET', 'tls-cert-file', pki.serverCert, 'tls-key-file', pki.serverKey)).toBe('OK')
+    }
+  } finally {
+    admin.close()
+  }
+}
+
+/** Accepts TCP connections on loopback and never sends a byte. */
+async function silentServer(): Promise<{port: number; close: () => void}> {
+  const sockets: Socket[] = []
+  const server: Server = createServer((s) => sockets.push(s))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as {port: number}).port
+  return {port, close: () => {
+    for (const s of sockets) s.destroy()
+    server.close()
+  }}
+}
