@@ -1,7 +1,7 @@
 import {isIP} from 'node:net'
 
 import {usageError} from '../errors.js'
-import {type Endpoint, type ServerConnection} from '../server/connection.js'
+import type {Endpoint} from '../server/connection.js'
 import {parseInfo} from '../server/facts.js'
 
 export type NodeRole = 'primary' | 'replica' | 'standalone' | 'unknown'
@@ -15,6 +15,9 @@ export interface NodeTarget extends Endpoint {
   /** What the cluster says of the node's health (CLUSTER SHARDS) or its flags (CLUSTER NODES). */
   health?: string
 }
+
+/** Runs one command on the seed and returns its reply; error replies throw. */
+export type CommandRunner = (...args: string[]) => Promise<unknown>
 
 export interface Discovery {
   mode: 'cluster' | 'standalone' | 'list'
@@ -41,13 +44,13 @@ export function parseNodeList(raw: string): Endpoint[] {
  * health, CLUSTER NODES for bus ports, and alone on servers without SHARDS), or a standalone server and
  * its replicas (INFO replication).
  */
-export async function discoverNodes(connection: ServerConnection, seed: Endpoint): Promise<Discovery> {
-  const clusterInfo = parseInfo(String(await connection.call('INFO', 'cluster')))
-  if (clusterInfo.cluster_enabled !== '1') return discoverStandalone(connection, seed)
-  const fromNodes = parseClusterNodes(String(await connection.call('CLUSTER', 'NODES')))
+export async function discoverNodes(call: CommandRunner, seed: Endpoint): Promise<Discovery> {
+  const clusterInfo = parseInfo(String(await call('INFO', 'cluster')))
+  if (clusterInfo.cluster_enabled !== '1') return discoverStandalone(call, seed)
+  const fromNodes = parseClusterNodes(String(await call('CLUSTER', 'NODES')))
   let shards: NodeTarget[] | undefined
   try {
-    shards = parseClusterShards(await connection.call('CLUSTER', 'SHARDS'))
+    shards = parseClusterShards(await call('CLUSTER', 'SHARDS'))
   } catch (error) {
     if (!/unknown (sub)?command|ERR Unknown/i.test(String((error as Error).message) + String((error as {cause?: Error}).cause?.message))) throw error
   }
@@ -56,8 +59,8 @@ export async function discoverNodes(connection: ServerConnection, seed: Endpoint
   return {mode: 'cluster', method: 'CLUSTER SHARDS', nodes: shards.map((n) => ({...n, busPort: busPorts.get(n.id)}))}
 }
 
-async function discoverStandalone(connection: ServerConnection, seed: Endpoint): Promise<Discovery> {
-  const info = parseInfo(String(await connection.call('INFO', 'replication')))
+async function discoverStandalone(call: CommandRunner, seed: Endpoint): Promise<Discovery> {
+  const info = parseInfo(String(await call('INFO', 'replication')))
   const nodes: NodeTarget[] = []
   if (info.role === 'slave' && info.master_host) {
     nodes.push({host: info.master_host, port: Number(info.master_port), role: 'primary'})

@@ -1,10 +1,10 @@
 import type {TLSSocket} from 'node:tls'
 
 import {type Discovery, discoverNodes, type NodeTarget} from '../cluster/discover.js'
-import {type Endpoint, formatAddress, ServerConnection} from '../server/connection.js'
-import type {ConnectOptions} from '../server/connection.js'
+import {type ConnectOptions, type Endpoint, formatAddress} from '../server/connection.js'
 import {findInconsistencies} from './consistency.js'
 import {type NodeResult, probeNode, type ProbeSettings} from './node.js'
+import {openRawSession, type RawSession} from './session.js'
 
 export interface CheckOptions {
   /** Discover from this seed... */
@@ -62,17 +62,21 @@ async function findTargets(options: CheckOptions): Promise<{discovery: CheckRepo
   }
   const seed = options.seed!
   const seedAddress = formatAddress(seed)
-  let connection: ServerConnection | undefined
+  let session: RawSession | undefined
   try {
-    connection = await ServerConnection.open({...seed, timeoutMs: Math.min(seed.timeoutMs, options.deadlineMs)})
-    const found = await discoverNodes(connection, seed)
+    const {tls} = seed
+    session = await openRawSession({
+      host: seed.host, port: seed.port, ca: tls.ca, cert: tls.cert, key: tls.key, servername: tls.servername, insecure: tls.insecure,
+      user: seed.user, password: seed.password, timeoutMs: Math.min(seed.timeoutMs, options.deadlineMs),
+    })
+    const found = await discoverNodes(session.call, seed)
     return {discovery: {mode: found.mode, method: found.method, seed: seedAddress, error: null}, targets: found.nodes}
   } catch (error) {
     // The seed itself is still checked, so its precise TLS error is reported (and exported as a metric).
     const message = (error as Error).message
     return {discovery: {mode: 'seed-only', method: null, seed: seedAddress, error: message}, targets: [{host: seed.host, port: seed.port, role: 'unknown'}]}
   } finally {
-    connection?.close()
+    session?.close()
   }
 }
 

@@ -1,4 +1,5 @@
-import {type PeerCertificate, connect as tlsConnect, type TLSSocket} from 'node:tls'
+import {createHash} from 'node:crypto'
+import {createSecureContext, type PeerCertificate, type SecureContext, connect as tlsConnect, type TLSSocket} from 'node:tls'
 import {connect as netConnect, isIP} from 'node:net'
 
 import {readRawNames} from '../identity/raw-names.js'
@@ -61,9 +62,7 @@ export function handshake(options: HandshakeOptions): Promise<HandshakeOk | Hand
     const socket = tlsConnect({
       host: options.host,
       port: options.port,
-      ca: options.ca,
-      cert: options.cert,
-      key: options.key,
+      secureContext: sharedContext(options),
       servername: options.servername ?? (isIP(options.host) ? undefined : options.host),
       rejectUnauthorized: false,
     })
@@ -92,6 +91,22 @@ export function handshake(options: HandshakeOptions): Promise<HandshakeOk | Hand
       finish({ok: false, code: error.code ?? 'ERROR', tcpMs, error: describeSocketError(error, tcpMs !== null)})
     })
   })
+}
+
+const contexts = new Map<string, SecureContext>()
+
+/**
+ * One SecureContext per (CA, cert, key) for the whole run: building one parses the CA bundle and the
+ * key, which costs more than the handshake itself when done per connection.
+ */
+function sharedContext({ca, cert, key}: HandshakeOptions): SecureContext {
+  const id = [ca, cert, key].map((b) => (b ? createHash('sha256').update(b).digest('hex') : '-')).join(':')
+  let context = contexts.get(id)
+  if (!context) {
+    context = createSecureContext({ca, cert, key})
+    contexts.set(id, context)
+  }
+  return context
 }
 
 function describePeer(peer: PeerCertificate & {issuerCertificate?: PeerCertificate}): ServedCertificate {
