@@ -2,6 +2,12 @@ import {Tag} from './der.js'
 import type {RawName} from './raw-names.js'
 
 const utf8 = new TextDecoder('utf-8', {fatal: true})
+/**
+ * Characters that would hide what a name really is on a terminal: controls, backslash, invisible
+ * format characters (zero-width, bidi overrides, BOM) and line/paragraph separators.
+ */
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\\\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/
 
 /**
  * A user or certificate name for display and JSON. Names are raw bytes to Valkey; valid UTF-8 without
@@ -10,8 +16,7 @@ const utf8 = new TextDecoder('utf-8', {fatal: true})
  */
 export function displayBytes(bytes: Uint8Array): string {
   const text = decodeUtf8(bytes)
-  // eslint-disable-next-line no-control-regex
-  if (text !== undefined && !/[\u0000-\u001f\u007f-\u009f\\]/.test(text)) return text
+  if (text !== undefined && !UNSAFE.test(text)) return text
   let out = ''
   for (const b of bytes) {
     if (b === 0x5c) out += '\\\\'
@@ -34,11 +39,11 @@ export function decodeAsnString(tag: number, bytes: Uint8Array): string | undefi
   switch (tag) {
     case Tag.bmpString:
       if (bytes.length % 2) return undefined
-      return String.fromCharCode(...Array.from({length: bytes.length / 2}, (_, i) => (bytes[2 * i]! << 8) | bytes[2 * i + 1]!))
+      return codeUnits(Array.from({length: bytes.length / 2}, (_, i) => (bytes[2 * i]! << 8) | bytes[2 * i + 1]!), String.fromCharCode)
     case Tag.universalString: {
       if (bytes.length % 4) return undefined
       const points = Array.from({length: bytes.length / 4}, (_, i) => ((bytes[4 * i]! << 24) | (bytes[4 * i + 1]! << 16) | (bytes[4 * i + 2]! << 8) | bytes[4 * i + 3]!) >>> 0)
-      return points.every((p) => p <= 0x10ffff) ? String.fromCodePoint(...points) : undefined
+      return points.every((p) => p <= 0x10ffff) ? codeUnits(points, String.fromCodePoint) : undefined
     }
     case Tag.t61String:
       return Buffer.from(bytes).toString('latin1') // what OpenSSL prints for T61
@@ -50,6 +55,13 @@ export function decodeAsnString(tag: number, bytes: Uint8Array): string | undefi
     default:
       return undefined
   }
+}
+
+/** Builds a string in chunks: spreading a huge array into one call overflows the stack. */
+function codeUnits(values: number[], from: (...codes: number[]) => string): string {
+  let out = ''
+  for (let i = 0; i < values.length; i += 8192) out += from(...values.slice(i, i + 8192))
+  return out
 }
 
 const SHORT_NAMES: Record<string, string> = {

@@ -5,7 +5,24 @@ export interface PemBlock {
   der: Uint8Array<ArrayBuffer>
 }
 
-const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g
+const BEGIN = /-----BEGIN ([A-Z0-9 ]+)-----/g
+
+/**
+ * The PEM blocks of `text`, found in one linear pass: each BEGIN is paired with the first END after it
+ * (a lazy regex with a back-reference rescans the rest of the file for every unmatched BEGIN).
+ */
+function* blocksOf(text: string): Generator<{index: number; length: number; label: string; body: string}> {
+  BEGIN.lastIndex = 0
+  for (let begin = BEGIN.exec(text); begin; begin = BEGIN.exec(text)) {
+    const label = begin[1]!
+    const bodyStart = begin.index + begin[0].length
+    const end = text.indexOf('-----END ', bodyStart)
+    const footer = `-----END ${label}-----`
+    if (end < 0 || !text.startsWith(footer, end)) return // left for checkGap to explain
+    yield {index: begin.index, length: end + footer.length - begin.index, label, body: text.slice(bodyStart, end)}
+    BEGIN.lastIndex = end + footer.length
+  }
+}
 
 export function toPem(label: string, der: Uint8Array): string {
   const base64 = Buffer.from(der).toString('base64')
@@ -21,14 +38,14 @@ export function toPem(label: string, der: Uint8Array): string {
 export function splitPem(text: string, what: string): PemBlock[] {
   const blocks: PemBlock[] = []
   let last = 0
-  for (const match of text.matchAll(BLOCK)) {
-    checkGap(text.slice(last, match.index), what)
-    const body = match[2].replace(/\s+/g, '')
+  for (const block of blocksOf(text)) {
+    checkGap(text.slice(last, block.index), what)
+    const body = block.body.replace(/\s+/g, '')
     if (body.length === 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(body) || body.length % 4 !== 0) {
-      throw inputError(`${what}: the ${match[1]} block is not valid base64`)
+      throw inputError(`${what}: the ${block.label} block is not valid base64`)
     }
-    blocks.push({label: match[1], der: new Uint8Array(Buffer.from(body, 'base64'))})
-    last = match.index + match[0].length
+    blocks.push({label: block.label, der: new Uint8Array(Buffer.from(body, 'base64'))})
+    last = block.index + block.length
   }
   checkGap(text.slice(last), what)
   if (blocks.length === 0) throw inputError(`${what}: no PEM data found`)

@@ -1,7 +1,7 @@
-import {connect as netConnect} from 'node:net'
 import {Redis} from 'ioredis'
 
 import {authError, serverError, ValkeyTlsError} from '../errors.js'
+import {answersPlaintext} from '../probe/handshake.js'
 
 export interface TlsMaterial {
   /** CA bundle that verifies the server (default: Node's trusted roots). */
@@ -138,7 +138,7 @@ export async function describeError(error: Error & {code?: string}, options: Con
     case 'EHOSTUNREACH':
     case 'ENETUNREACH': return serverError(`${at}: host unreachable`, error)
     case 'ETIMEDOUT': {
-      const plaintext = await speaksPlaintext(options)
+      const plaintext = await answersPlaintext(options.host, options.port, Math.min(options.timeoutMs, 1000))
       return serverError(plaintext
         ? `${at}: this port speaks plaintext RESP, not TLS`
         : `${at}: no TLS handshake within ${seconds} (node down, stopped or not a TLS port)`, error)
@@ -175,23 +175,4 @@ export async function describeError(error: Error & {code?: string}, options: Con
 
 function firstSentence(message: string): string {
   return message.split(':').slice(1).join(':').trim() || message
-}
-
-/**
- * When a TLS handshake times out, find out whether the port answers plaintext RESP: a much better
- * error than "timed out" for the common mistake of pointing at `port` instead of `tls-port`.
- */
-export function speaksPlaintext({host, port, timeoutMs}: ConnectOptions): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = netConnect({host, port})
-    const done = (answer: boolean) => {
-      clearTimeout(timer)
-      socket.destroy()
-      resolve(answer)
-    }
-    const timer = setTimeout(() => done(false), Math.min(timeoutMs, 1000))
-    socket.once('connect', () => socket.write('PING\r\n'))
-    socket.once('data', (data: Buffer) => done(/^[+-]/.test(data.toString('latin1', 0, 1))))
-    socket.once('error', () => done(false))
-  })
 }

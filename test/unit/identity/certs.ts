@@ -5,7 +5,7 @@
  * the string tags and their bytes, except that it re-encodes invalid UTF-8 in a UTF8String: use
  * `patchBytes` on the DER for that (the signature is never checked by the code under test).
  */
-import {webcrypto} from 'node:crypto'
+import {createPrivateKey, createPublicKey, webcrypto} from 'node:crypto'
 
 import {x509} from '../../../src/pki/x509.js'
 import {CN, type RawNameSpec, StringTag, encodeName, tlv} from '../../helpers/raw-certs.js'
@@ -71,6 +71,12 @@ export interface CertSpec {
   notAfter?: Date
   key?: KeyKind
   serialNumber?: string
+  /**
+   * Byte-identical on every run: a fixed public key of the `key` kind, signed by a fixed Ed25519 key
+   * (deterministic signatures). Pass fixed dates too. The signature does not match the key; nothing
+   * under test checks it.
+   */
+  deterministic?: boolean
 }
 
 const DAY = 86_400_000
@@ -87,15 +93,38 @@ export async function makeCert(spec: CertSpec = {}): Promise<x509.X509Certificat
     extensions.push(new x509.Extension('2.5.29.17', false, new Uint8Array(der)))
   }
   if (spec.netscape) extensions.push(new x509.Extension(NETSCAPE_CERT_TYPE, false, new Uint8Array(tlv(0x03, Buffer.from(spec.netscape)))))
-  return x509.X509CertificateGenerator.createSelfSigned({
+  const common = {
     serialNumber: spec.serialNumber ?? '0123456789abcdef',
-    name: new x509.Name(new Uint8Array(encodeName(spec.subject ?? [[{oid: CN, value: 'alice'}]]))),
-    keys: await keysFor(kind),
     notBefore: spec.notBefore ?? new Date(NOW.getTime() - DAY),
     notAfter: spec.notAfter ?? new Date(NOW.getTime() + 30 * DAY),
-    signingAlgorithm: KEY_ALGORITHMS[kind].sign,
     extensions,
-  })
+  }
+  const name = new x509.Name(new Uint8Array(encodeName(spec.subject ?? [[{oid: CN, value: 'alice'}]])))
+  if (spec.deterministic) {
+    const signingKey = await webcrypto.subtle.importKey('pkcs8', ed25519Pkcs8(0x44), {name: 'Ed25519'}, false, ['sign'])
+    return x509.X509CertificateGenerator.create({...common, subject: name, issuer: name, publicKey: fixedSpki(kind), signingKey, signingAlgorithm: {name: 'Ed25519'}})
+  }
+  return x509.X509CertificateGenerator.createSelfSigned({...common, name, keys: await keysFor(kind), signingAlgorithm: KEY_ALGORITHMS[kind].sign})
+}
+
+// --- fixed keys for deterministic certificates -------------------------------------------------
+const ed25519Pkcs8 = (fill: number) => new Uint8Array(Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.alloc(32, fill)]))
+const RSA_2048_SPKI =
+  'MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAsRctk7dnQvw8LtCzNsCdpgcRE8jXSJljIM5IKrDGAhsluPScd6/c5kHHTWb2DQZVq2y5r2ForBWWerzgHEKXJvpSKaDjxYbz' +
+  'XyKEGYe5j2W5JNq3mxswRn448y8POlJksakCDpgKsAMH798RhKP6EhDa/D0pPqpPYyfOokPbMNcj1LA4PZzT+9d7Jj2CFK/iuiwpRZw2WSt6nKihj8VisUmqQnj9F6zndt08W01egS6I' +
+  'vid+URM3o8bCCHwRsDBYOcnpBjY9aKMPx/o+uUNcPqZKJ5mP121BHc6yM7SMcjwfaMwAQ/gw3RkeudmXmLxnmzCTyMBiYs/dzQN0WtxqfQIDAQAB'
+
+/** SubjectPublicKeyInfo of a fixed key: EC keys from a constant private scalar, Ed25519 from a constant seed. */
+function fixedSpki(kind: KeyKind): Uint8Array<ArrayBuffer> {
+  if (kind === 'rsa') return new Uint8Array(Buffer.from(RSA_2048_SPKI, 'base64'))
+  const key = kind === 'ed25519'
+    ? createPrivateKey({key: Buffer.from(ed25519Pkcs8(0x33)), format: 'der', type: 'pkcs8'})
+    : createPrivateKey({
+      key: tlv(0x30, Buffer.from('020101', 'hex'), tlv(0x04, Buffer.alloc(kind === 'ec' ? 32 : 48, 0x11)), tlv(0xa0, Buffer.from(kind === 'ec' ? '06082a8648ce3d030107' : '06052b81040022', 'hex'))),
+      format: 'der',
+      type: 'sec1',
+    })
+  return new Uint8Array(createPublicKey(key).export({type: 'spki', format: 'der'}))
 }
 
 export const der = (cert: x509.X509Certificate): Uint8Array => new Uint8Array(cert.rawData)

@@ -3,6 +3,7 @@
  * described, or fail with a one-line ValkeyTlsError of kind 'input'; nothing else may escape.
  * Seeded, so a failure's variant index reproduces: rerun with the same SEED.
  */
+import {createHash} from 'node:crypto'
 import {performance} from 'node:perf_hooks'
 
 import {beforeAll, describe, expect, it} from 'vitest'
@@ -24,20 +25,25 @@ interface Variant {
 
 let seeds: Uint8Array[] = []
 
+const FIXED = {deterministic: true, notBefore: new Date('2025-01-01T00:00:00Z'), notAfter: new Date('2035-01-01T00:00:00Z')}
+
 beforeAll(async () => {
+  // Byte-identical on every run, so a variant index (with the same SEED) always names the same input.
   const certs = await Promise.all([
-    makeCert({key: 'ec', sans: [uri('alice'), dns('db.example'), ip(127, 0, 0, 1)], ekus: [EKU.clientAuth], keyUsage: x509.KeyUsageFlags.digitalSignature}),
+    makeCert({key: 'ec', sans: [uri('alice'), dns('db.example'), ip(127, 0, 0, 1)], ekus: [EKU.clientAuth], keyUsage: x509.KeyUsageFlags.digitalSignature, ...FIXED}),
     makeCert({
+      ...FIXED,
       key: 'rsa',
       subject: [[{oid: O, tag: StringTag.printable, value: 'Acme'}], [cn('first')], [cn('second')]],
       sans: [uri(''), uri('spiffe://x/y'), email('a@example.com'), ip(0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)],
       ekus: [EKU.clientAuth, EKU.serverAuth, '1.2.3.4'],
       netscape: [0x07, 0x80],
     }),
-    makeCert({key: 'ec384', subject: [[cn('zeta'), cn('alpha')], [cn(new Uint8Array([0xfc, 0x6e, 0xef]), StringTag.t61)], [{oid: CN, tag: StringTag.bmp, value: bmp('Ωmega')}]]}),
-    makeCert({key: 'ed25519', subject: [[cn('ali\0ce')]], ekus: [EKU.any], keyUsage: x509.KeyUsageFlags.keyAgreement}),
+    makeCert({key: 'ec384', subject: [[cn('zeta'), cn('alpha')], [cn(new Uint8Array([0xfc, 0x6e, 0xef]), StringTag.t61)], [{oid: CN, tag: StringTag.bmp, value: bmp('Ωmega')}]], ...FIXED}),
+    makeCert({key: 'ed25519', subject: [[cn('ali\0ce')]], ekus: [EKU.any], keyUsage: x509.KeyUsageFlags.keyAgreement, ...FIXED}),
   ])
   seeds = certs.map(der)
+  console.log(`fuzz seeds: ${seeds.map((s) => createHash('sha256').update(s).digest('hex').slice(0, 12)).join(' ')}`)
 })
 
 /** Offsets of every length octet in a DER value, descending into OCTET/BIT STRINGs that hold DER. */
@@ -109,7 +115,7 @@ function mutations(random: () => number): Variant[] {
   for (let i = 0; i < MUTATED_DER; i++) {
     const s = int(seeds.length)
     const [name, op] = ops[i % ops.length]!
-    let data = Buffer.from(seeds[s]!)
+    let data: Buffer = Buffer.from(seeds[s]!)
     const rounds = random() < 0.8 ? 1 : 2 + int(3)
     for (let r = 0; r < rounds; r++) data = op(Buffer.from(data), offsetsOf[s]!)
     out.push({label: `seed ${s} ${name} x${rounds}`, data})

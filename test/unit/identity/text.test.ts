@@ -84,6 +84,21 @@ describe('displayBytes', () => {
   })
 })
 
+describe('displayBytes and invisible characters', () => {
+  it('escapes bidi overrides, zero-width characters and line separators, which would disguise a name', () => {
+    expect(displayBytes(Buffer.from('admin\u202Egnp.exe'))).toBe('admin\\xe2\\x80\\xaegnp.exe')
+    expect(displayBytes(Buffer.from('al\u200Bice'))).toBe('al\\xe2\\x80\\x8bice')
+    expect(displayBytes(Buffer.from('a\u2028b'))).toBe('a\\xe2\\x80\\xa8b')
+    expect(displayBytes(Buffer.from('ünï Ωmega'))).toBe('ünï Ωmega')
+  })
+})
+
+describe('decodeAsnString on very long values', () => {
+  it('decodes a 200,000-character BMPString without overflowing the stack', () => {
+    expect(decodeAsnString(30, new Uint8Array(400_000).fill(0x41))).toBe('\u4141'.repeat(200_000))
+  })
+})
+
 describe('decodeAsnString', () => {
   it('decodes BMPString as UTF-16BE and refuses an odd length', () => {
     expect(decodeAsnString(30, b(0x00, 0x41, 0x03, 0xa9))).toBe('AΩ')

@@ -26,3 +26,13 @@ describe('splitPem', () => {
     expect(() => splitPem(text, 'bad.pem')).toThrow(/^bad\.pem: /)
   })
 })
+
+describe('splitPem on pathological input', () => {
+  it('reports thousands of unmatched BEGIN lines as truncated PEM (one linear pass)', () => {
+    expect(() => splitPem('-----BEGIN CERTIFICATE-----\n'.repeat(30_000), 'x.pem')).toThrow(/^x\.pem: truncated PEM/)
+  })
+
+  it('does not pair a BEGIN with the END of another label', () => {
+    expect(() => splitPem(`-----BEGIN CERTIFICATE-----\nAAAA\n-----END PRIVATE KEY-----\n`, 'x.pem')).toThrow(/x\.pem: (truncated|malformed) PEM/)
+  })
+})
