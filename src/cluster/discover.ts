@@ -86,7 +86,7 @@ export function parseClusterNodes(text: string): NodeTarget[] {
     const match = /^(.*):(\d+)@(\d+)/.exec(address.split(',')[0]!)
     if (!match || match[1] === '' || match[2] === '0') continue
     const role: NodeRole = /master/.test(flags) ? 'primary' : /slave|replica/.test(flags) ? 'replica' : 'unknown'
-    const health = flags.split(',').filter((f) => /fail|handshake/.test(f)).join(',') || 'online'
+    const health = flags.split(',').filter((f) => /^(fail\??|pfail|handshake)$/.test(f)).join(',') || 'online'
     nodes.push({id, host: match[1]!.replace(/^\[|\]$/g, ''), port: Number(match[2]), busPort: Number(match[3]), role, health})
   }
   return nodes

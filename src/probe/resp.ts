@@ -63,15 +63,16 @@ function parseReply(buf: Buffer, start: number): [RespValue, number] | undefined
   switch (type) {
     case 0x2b: return [line, next] // +
     case 0x2d: return [{error: line}, next] // -
-    case 0x3a: return [Number(line), next] // :
+    case 0x3a: return [integer(line), next] // :
     case 0x24: { // $
-      const length = Number(line)
+      const length = integer(line)
       if (length < 0) return [null, next]
       if (buf.length < next + length + 2) return undefined
+      if (buf[next + length] !== 0x0d || buf[next + length + 1] !== 0x0a) throw new Error('malformed bulk string')
       return [buf.toString('utf8', next, next + length), next + length + 2]
     }
     case 0x2a: { // *
-      const count = Number(line)
+      const count = integer(line)
       if (count < 0) return [null, next]
       if (!(count <= MAX_ITEMS)) throw new Error('malformed reply')
       const items: RespValue[] = []
@@ -87,6 +88,11 @@ function parseReply(buf: Buffer, start: number): [RespValue, number] | undefined
     default:
       throw new Error('not a RESP reply')
   }
+}
+
+function integer(text: string): number {
+  if (!/^-?\d+$/.test(text)) throw new Error('malformed reply')
+  return Number(text)
 }
 
 export const isErrorReply = (value: RespValue): value is {error: string} => typeof value === 'object' && value !== null && !Array.isArray(value)

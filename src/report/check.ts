@@ -3,7 +3,8 @@ import chalk from 'chalk'
 import type {CheckReport} from '../probe/check.js'
 import type {NodeResult} from '../probe/node.js'
 
-const STATUS = {ok: chalk.green('ok'), warning: chalk.yellow('warning'), failed: chalk.red.bold('FAILED')}
+// Coloured when rendered, not when loaded: NO_COLOR is applied after the modules are imported.
+const status = (s: NodeResult['status']) => ({ok: chalk.green('ok'), warning: chalk.yellow('warning'), failed: chalk.red.bold('FAILED')})[s]
 
 /** The terminal table of `check`: one row per node, then per-node problems, then cross-node findings. */
 export function renderCheckTable(report: CheckReport): string {
@@ -11,7 +12,7 @@ export function renderCheckTable(report: CheckReport): string {
   const rows = report.nodes.map((n) => [
     n.address,
     n.role,
-    STATUS[n.status],
+    status(n.status),
     n.protocol ?? '-',
     n.handshakeMs === null ? '-' : `${n.handshakeMs.toFixed(1)} ms`,
     n.daysLeft === null ? '-' : `${n.daysLeft} d`,

@@ -1,4 +1,5 @@
 import type {CheckReport} from '../probe/check.js'
+import {formatAddress} from '../server/connection.js'
 import type {NodeResult, PortResult} from '../probe/node.js'
 
 /**
@@ -43,7 +44,7 @@ function addPort(m: Record<'success' | 'handshake' | 'notAfter', Family>, node: 
 }
 
 function labels(node: NodeResult, port: PortResult, kind: string): Record<string, string> {
-  return {address: `${node.host}:${port.port}`, node: node.address, role: node.role, port_type: kind}
+  return {address: formatAddress({host: node.host, port: port.port}), node: node.address, role: node.role, port_type: kind}
 }
 
 function sample(labelSet: Record<string, string>, value: number): string {
