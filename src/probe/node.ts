@@ -68,7 +68,7 @@ export interface NodeResult extends PortResult {
 /** All checks of one node: client port handshake, certificate, client-cert enforcement, identity, settings, bus. */
 export async function probeNode(target: NodeTarget, settings: ProbeSettings): Promise<NodeResult> {
   const result = emptyResult(target)
-  const first = await tracked(settings, {...hsOptions(target.port, target.host, settings), cert: undefined, key: undefined})
+  const first = await tracked(settings, {...hsOptions(target.port, target.host, settings), cert: undefined, key: undefined, chain: true})
   if (!first.ok) {
     result.error = await explainFailure(first, target.host, target.port, settings)
     return finish(result, settings)
