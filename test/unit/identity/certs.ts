@@ -144,7 +144,11 @@ export const cn = (value: string | Uint8Array, tag: number = StringTag.utf8) => 
 
 /** DER OBJECT IDENTIFIER TLV of a dotted OID. */
 export function oidDer(dotted: string): Buffer {
-  const arcs = dotted.split('.').map(Number)
+  return tlv(0x06, Buffer.from(oidContent(dotted.split('.').map(Number))))
+}
+
+/** Content bytes of an OBJECT IDENTIFIER (base-128 arcs, the first two combined), encoded independently of src/. */
+export function oidContent(arcs: number[]): Uint8Array {
   const out: number[] = []
   const push = (arc: number) => {
     const b = [arc % 128]
@@ -153,7 +157,7 @@ export function oidDer(dotted: string): Buffer {
   }
   push(arcs[0]! * 40 + arcs[1]!)
   for (const arc of arcs.slice(2)) push(arc)
-  return tlv(0x06, Buffer.from(out))
+  return new Uint8Array(out)
 }
 
 /** mulberry32: a small seeded PRNG, so random tests are reproducible. Returns [0, 1). */

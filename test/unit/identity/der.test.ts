@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {DerError, type Tlv, childrenOf, decodeOid, readTlv} from '../../../src/identity/der.js'
+import {oidContent} from './certs.js'
 
 const bytes = (...b: number[]) => new Uint8Array(b)
 const hex = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'hex'))
@@ -18,18 +19,7 @@ function expectDerError(fn: () => unknown, message: string): void {
   expect((thrown as Error).message).toContain(message)
 }
 
-/** Independent OID encoder (base-128 arcs, first two arcs combined). */
-function encodeOid(arcs: number[]): Uint8Array {
-  const out: number[] = []
-  const push = (arc: number) => {
-    const b = [arc % 128]
-    for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) b.unshift(0x80 | v % 128)
-    out.push(...b)
-  }
-  push(arcs[0]! * 40 + arcs[1]!)
-  for (const arc of arcs.slice(2)) push(arc)
-  return new Uint8Array(out)
-}
+const encodeOid = oidContent
 
 describe('readTlv', () => {
   it('reads a short-form primitive TLV', () => {
