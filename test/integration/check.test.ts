@@ -226,6 +226,29 @@ describe('valkey-tls check on a 3x2 tls-cluster cluster', () => {
   })
 })
 
+describe('valkey-tls check on a standalone primary with a replica', () => {
+  it('finds the replica through INFO replication and checks both', async () => {
+    const tls = {caCert: pki.caCert, cert: pki.serverCert, key: pki.serverKey}
+    const primary = await startValkey({tls, authClients: 'optional', config: {'tls-replication': 'yes'}, name: 'check-primary'})
+    const replica = await startValkey({tls, authClients: 'optional', config: {'tls-replication': 'yes', replicaof: `127.0.0.1 ${primary.port}`}, name: 'check-replica'})
+    try {
+      let json: ReportJson | undefined
+      for (let i = 0; i < 50 && json?.nodes.length !== 2; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 100)) // the replica registers with the primary
+        json = (await check(['--port', String(primary.port), '--cacert', pki.caCert])).json
+      }
+      expect(json!.discovery).toMatchObject({mode: 'standalone', method: 'INFO replication'})
+      expect(json!.nodes.map((n) => [n.address, n.role, n.status])).toEqual([
+        [`127.0.0.1:${primary.port}`, 'primary', 'ok'],
+        [`127.0.0.1:${replica.port}`, 'replica', 'ok'],
+      ])
+      expect(json!.nodes.every((n) => n.clientCertRequired === false && n.bus === null)).toBe(true)
+    } finally {
+      await Promise.all([replica.stop(), primary.stop()])
+    }
+  })
+})
+
 /**
  * Serves `pair` on `node` for the duration of `body`, then restores the node's own certificate, over
  * one connection opened before the switch (existing connections survive a reload; new ones might not
