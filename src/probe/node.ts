@@ -75,8 +75,10 @@ export async function probeNode(target: NodeTarget, settings: ProbeSettings): Pr
   }
   fillPort(result, first, settings, true)
   const ping = await sendCommand(first.socket, ['PING'], settings.timeoutMs)
+  // A node that demands a certificate sends an alert (TLS 1.3: on the first read) and hangs up; which
+  // of the two the client sees first is a race, so both mean "required".
   if (ping.ok) result.clientCertRequired = false
-  else if (/certificate required|handshake failure/i.test(ping.error)) result.clientCertRequired = true
+  else if (ping.code !== 'TIMEOUT' && ping.code !== 'PROTOCOL') result.clientCertRequired = true
   else if (!result.error) result.error = `after the handshake: ${ping.error}`
 
   let session: TLSSocket | undefined = ping.ok ? first.socket : undefined

@@ -24,7 +24,9 @@ export async function openRawSession(options: HandshakeOptions & {user?: string;
   const call: CommandRunner = async (...args) => {
     const outcome = await sendCommand(socket, args, options.timeoutMs)
     if (!outcome.ok) {
-      const hint = /certificate required/.test(outcome.error) ? ': the server requires a client certificate (--cert/--key)' : ''
+      // Without a certificate, an alert or a hang-up right after the handshake both mean one is required.
+      const refused = /certificate required/.test(outcome.error) || (!options.cert && outcome.code !== 'TIMEOUT' && outcome.code !== 'PROTOCOL')
+      const hint = refused ? ': the server requires a client certificate (--cert/--key)' : ''
       throw new Error(`${at}: ${args.slice(0, 2).join(' ')}: ${outcome.error}${hint}`)
     }
     if (isErrorReply(outcome.reply)) {

@@ -165,6 +165,11 @@ export async function describeError(error: Error & {code?: string}, options: Con
         return authError(`${at}: the server rejected our client certificate (TLS alert: ${alert})`, error)
       }
       if (/Command timed out/.test(message)) return serverError(`${at}: no reply to ${step} within ${seconds} (node stopped or overloaded?)`, error)
+      if (step !== 'connect' && !options.tls.cert && (error.code === 'ECONNRESET' || error.code === 'EPIPE' || /Connection is closed/.test(message))) {
+        // The handshake completed, then the server hung up before answering: what a node that demands a
+        // client certificate does (its alert and its close race each other).
+        return authError(`${at}: the server closed the connection after the TLS handshake: it requires a client certificate (pass --cert and --key)`, error)
+      }
       if (error.code === 'ECONNRESET' || /socket disconnected|socket hang up/i.test(message)) {
         const hint = step === 'connect' ? ' (not a TLS port, or our client certificate was rejected)' : ''
         return serverError(`${at}: the server closed the connection during ${step}${hint}`, error)
