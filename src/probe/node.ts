@@ -69,28 +69,33 @@ export interface NodeResult extends PortResult {
 export async function probeNode(target: NodeTarget, settings: ProbeSettings): Promise<NodeResult> {
   const result = emptyResult(target)
   const first = await tracked(settings, {...hsOptions(target.port, target.host, settings), cert: undefined, key: undefined, chain: true})
-  if (!first.ok) {
+  let session: TLSSocket | undefined
+  if (!first.ok && first.code.startsWith('ERR_SSL') && settings.cert && settings.key) {
+    // TLS 1.2: a node that demands a certificate fails the handshake itself; describe it from one with ours.
+    const withCert = await tracked(settings, {...hsOptions(target.port, target.host, settings), chain: true})
+    if (!withCert.ok) {
+      result.error = await explainFailure(withCert, target.host, target.port, settings)
+      return finish(result, settings)
+    }
+    result.clientCertRequired = true
+    fillPort(result, withCert, settings, true)
+    if (!result.error) session = await identify(withCert.socket, result, settings)
+  } else if (!first.ok) {
     result.error = await explainFailure(first, target.host, target.port, settings)
     return finish(result, settings)
-  }
-  fillPort(result, first, settings, true)
-  const ping = await sendCommand(first.socket, ['PING'], settings.timeoutMs)
-  // A node that demands a certificate sends an alert (TLS 1.3: on the first read) and hangs up; which
-  // of the two the client sees first is a race, so both mean "required".
-  if (ping.ok) result.clientCertRequired = false
-  else if (ping.code !== 'TIMEOUT' && ping.code !== 'PROTOCOL') result.clientCertRequired = true
-  else if (!result.error) result.error = `after the handshake: ${ping.error}`
-
-  let session: TLSSocket | undefined = ping.ok ? first.socket : undefined
-  if (settings.cert && settings.key && !result.error) {
-    const withCert = await tracked(settings, hsOptions(target.port, target.host, settings))
-    if (!withCert.ok) result.error = `with --cert: ${await explainFailure(withCert, target.host, target.port, settings)}`
-    else {
-      session = withCert.socket
-      const whoami = await sendCommand(session, ['ACL', 'WHOAMI'], settings.timeoutMs)
-      if (whoami.ok && typeof whoami.reply === 'string') result.user = whoami.reply
-      else if (whoami.ok && isErrorReply(whoami.reply) && /^NOAUTH/.test(whoami.reply.error)) result.user = 'default'
-      else if (!whoami.ok) result.error = `with --cert: ${whoami.error}`
+  } else {
+    fillPort(result, first, settings, true)
+    const ping = await sendCommand(first.socket, ['PING'], settings.timeoutMs)
+    // A node that demands a certificate sends an alert (TLS 1.3: on the first read) and hangs up; which
+    // of the two the client sees first is a race, so both mean "required".
+    if (ping.ok) result.clientCertRequired = false
+    else if (ping.code !== 'TIMEOUT' && ping.code !== 'PROTOCOL') result.clientCertRequired = true
+    else if (!result.error) result.error = `after the handshake: ${ping.error}`
+    session = ping.ok ? first.socket : undefined
+    if (settings.cert && settings.key && !result.error) {
+      const withCert = await tracked(settings, hsOptions(target.port, target.host, settings))
+      if (!withCert.ok) result.error = `with --cert: ${await explainFailure(withCert, target.host, target.port, settings)}`
+      else session = await identify(withCert.socket, result, settings)
     }
   }
   if (session && !result.error) result.settings = await readSettings(session, settings, result.notes)
@@ -100,6 +105,15 @@ export async function probeNode(target: NodeTarget, settings: ProbeSettings): Pr
     result.bus = await probeBus(target, target.busPort, settings)
   }
   return finish(result, settings)
+}
+
+/** On a connection that presented --cert: the user it is logged in as (ACL WHOAMI). */
+async function identify(socket: TLSSocket, result: NodeResult, settings: ProbeSettings): Promise<TLSSocket> {
+  const whoami = await sendCommand(socket, ['ACL', 'WHOAMI'], settings.timeoutMs)
+  if (whoami.ok && typeof whoami.reply === 'string') result.user = whoami.reply
+  else if (whoami.ok && isErrorReply(whoami.reply) && /^NOAUTH/.test(whoami.reply.error)) result.user = 'default'
+  else if (!whoami.ok) result.error = `with --cert: ${whoami.error}`
+  return socket
 }
 
 function hsOptions(port: number, host: string, s: ProbeSettings): HandshakeOptions {

@@ -202,12 +202,13 @@ describe('valkey-tls check on a 3x2 tls-cluster cluster', () => {
     }
   })
 
-  it('different TLS settings across nodes are a finding (exit 9 when nothing failed)', async () => {
+  it('a TLS 1.2-only node: checked over TLS 1.2 (where a missing client certificate fails the handshake itself), and the different setting is a finding: exit 9', async () => {
     const victim = cluster.nodes[5]!
-    expect(await victim.command('CONFIG', 'SET', 'tls-protocols', 'TLSv1.3')).toBe('OK')
+    expect(await victim.command('CONFIG', 'SET', 'tls-protocols', 'TLSv1.2')).toBe('OK')
     try {
       const {code, json} = await check(seedArgs())
-      expect(json.findings.join('\n')).toMatch(/different tls-protocols settings: .*"TLSv1\.3" on 127\.0\.0\.1:\d+/)
+      expect(byPort(json, victim)).toMatchObject({status: 'ok', protocol: 'TLSv1.2', clientCertRequired: true, user: 'alice'})
+      expect(json.findings.join('\n')).toMatch(/different tls-protocols settings: .*"TLSv1\.2" on 127\.0\.0\.1:\d+/)
       expect(json.summary.failed).toBe(0)
       expect(code).toBe(9)
     } finally {
