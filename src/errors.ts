@@ -22,6 +22,8 @@ export const ExitCode = {
   mismatch: 8,
   /** `check`: every node passed, but there are warnings (certificate expiring soon, nodes that differ). */
   warning: 9,
+  /** A certificate failed validation and must not be loaded (`certs verify`, `reload`). */
+  refused: 10,
 } as const
 
 export type ExitCodeName = keyof typeof ExitCode
