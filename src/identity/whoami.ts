@@ -3,7 +3,7 @@ import {readInputFile} from '../fsutil/read.js'
 import {toPem} from '../pki/pem.js'
 import {parseCertificates} from '../pki/parse.js'
 import {readServerFacts} from '../server/facts.js'
-import {type ConnectionSettings, openAuthenticated, resolveConnection} from '../server/options.js'
+import {type ConnectionSettings, openAuthenticated} from '../server/options.js'
 import {type CertificateIdentity, describeCertificate} from './describe.js'
 import {checkKeyMatches, observeUser} from './observe.js'
 import {type Attempt, candidates, certificateProblems, type MappingMode, type Prediction, predictOffline, predictOnline, type ReasonCode} from './predict.js'
@@ -68,6 +68,7 @@ export async function whoami(options: WhoamiOptions): Promise<WhoamiResult> {
   }
 
   const connection = await openAuthenticated(options.server.settings, options.server)
+  const connectOptions = connection.options
   let prediction: Prediction
   let server: WhoamiResult['server']
   try {
@@ -79,7 +80,6 @@ export async function whoami(options: WhoamiOptions): Promise<WhoamiResult> {
   }
   const result: WhoamiResult = {...base, server, ...predictionFields(prediction)}
   if (verifyKey) {
-    const connectOptions = await resolveConnection(options.server.settings, undefined)
     const observed = await observeUser(connectOptions, chainPem, verifyKey)
     result.observedUser = observed.user
     result.observedAuthenticated = observed.authenticated

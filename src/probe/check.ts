@@ -3,7 +3,7 @@ import type {TLSSocket} from 'node:tls'
 import {type Discovery, discoverNodes, type NodeTarget} from '../cluster/discover.js'
 import {type ConnectOptions, type Endpoint, formatAddress} from '../server/connection.js'
 import {findInconsistencies} from './consistency.js'
-import {type NodeResult, probeNode, type ProbeSettings} from './node.js'
+import {emptyResult, type NodeResult, probeNode, type ProbeSettings} from './node.js'
 import {openRawSession, type RawSession} from './session.js'
 
 export interface CheckOptions {
@@ -102,10 +102,5 @@ async function runPool<T, R>(items: T[], limit: number, deadline: number, onProg
 }
 
 function timedOut(target: NodeTarget, deadlineMs: number): NodeResult {
-  return {
-    address: formatAddress(target), host: target.host, port: target.port, role: target.role, id: target.id ?? null, health: target.health ?? null,
-    status: 'failed', ok: false, error: `not finished within the overall deadline (${deadlineMs / 1000} s)`, warnings: [], notes: [],
-    protocol: null, cipher: null, tcpMs: null, handshakeMs: null, subject: null, issuer: null, ca: null, caFingerprint256: null,
-    notAfter: null, daysLeft: null, fingerprint256: null, clientCertRequired: null, user: null, settings: null, bus: null,
-  }
+  return {...emptyResult(target), error: `not finished within the overall deadline (${deadlineMs / 1000} s)`}
 }

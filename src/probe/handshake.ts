@@ -14,7 +14,7 @@ export interface HandshakeOptions {
   servername?: string
   insecure?: boolean
   timeoutMs: number
-  /** Walk the served chain to find its CA (getPeerCertificate(true) costs ~0.5-1.5 ms: only when needed). */
+  /** Walk the served chain to find its CA (costs about as much as the rest of the description: only when needed). */
   chain?: boolean
 }
 
@@ -155,11 +155,19 @@ function describeSocketError(error: Error & {code?: string}, tcpConnected: boole
     case 'EAI_AGAIN': return 'cannot resolve host'
     case 'ERR_SSL_WRONG_VERSION_NUMBER':
     case 'ERR_SSL_PACKET_LENGTH_TOO_LONG': return 'not a TLS port'
-    default: {
-      const alert = /alert ([a-z ]+?)(?::|$)/.exec(error.message)?.[1]
-      return alert ? `TLS alert: ${alert}` : error.message.split('\n')[0]!
-    }
+    default: return alertOrFirstLine(error)
   }
+}
+
+/** OpenSSL's alert name ("certificate required", "unknown ca") from an error message, if it is one. */
+export function tlsAlert(message: string): string | undefined {
+  return /alert ([a-z ]+?)(?::|$)/.exec(message)?.[1]
+}
+
+/** "TLS alert: <name>" for an alert, else the error's first line (OpenSSL appends a multi-line trace). */
+export function alertOrFirstLine(error: Error): string {
+  const alert = tlsAlert(error.message)
+  return alert ? `TLS alert: ${alert}` : error.message.split('\n')[0]!
 }
 
 /** After a handshake timeout: does the port answer plaintext RESP? (A `port` given for a `tls-port`.) */

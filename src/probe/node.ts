@@ -1,9 +1,9 @@
 import type {TLSSocket} from 'node:tls'
 
 import type {NodeRole, NodeTarget} from '../cluster/discover.js'
-import {formatAddress} from '../server/connection.js'
+import {authCommand, formatAddress} from '../server/connection.js'
 import {answersPlaintext, handshake, type HandshakeFailed, type HandshakeOk, type HandshakeOptions, type ServedCertificate} from './handshake.js'
-import {isErrorReply, type RespValue, sendCommand} from './resp.js'
+import {isErrorReply, refusedWithoutCertificate, type RespValue, sendCommand} from './resp.js'
 
 const DAY_MS = 86_400_000
 
@@ -86,10 +86,8 @@ export async function probeNode(target: NodeTarget, settings: ProbeSettings): Pr
   } else {
     fillPort(result, first, settings, true)
     const ping = await sendCommand(first.socket, ['PING'], settings.timeoutMs)
-    // A node that demands a certificate sends an alert (TLS 1.3: on the first read) and hangs up; which
-    // of the two the client sees first is a race, so both mean "required".
     if (ping.ok) result.clientCertRequired = false
-    else if (ping.code !== 'TIMEOUT' && ping.code !== 'PROTOCOL') result.clientCertRequired = true
+    else if (refusedWithoutCertificate(ping)) result.clientCertRequired = true
     else if (!result.error) result.error = `after the handshake: ${ping.error}`
     session = ping.ok ? first.socket : undefined
     if (settings.cert && settings.key && !result.error) {
@@ -169,7 +167,7 @@ function describeVerifyError(code: string, cert: ServedCertificate | null): stri
 
 async function readSettings(socket: TLSSocket, settings: ProbeSettings, notes: string[]): Promise<TlsSettings | null> {
   if (settings.password !== undefined) {
-    const auth = await sendCommand(socket, settings.user ? ['AUTH', settings.user, settings.password] : ['AUTH', settings.password], settings.timeoutMs)
+    const auth = await sendCommand(socket, authCommand(settings.user, settings.password), settings.timeoutMs)
     if (!auth.ok || isErrorReply(auth.reply)) {
       notes.push(`AUTH failed: ${auth.ok ? (auth.reply as {error: string}).error.split(' ')[0] : auth.error}`)
       return null
@@ -217,7 +215,8 @@ function emptyPort(port: number): PortResult {
   return {port, ok: false, error: null, protocol: null, cipher: null, tcpMs: null, handshakeMs: null, subject: null, issuer: null, ca: null, caFingerprint256: null, notAfter: null, daysLeft: null, fingerprint256: null}
 }
 
-function emptyResult(target: NodeTarget): NodeResult {
+/** A node result with nothing checked yet (status failed until finish() says otherwise). */
+export function emptyResult(target: NodeTarget): NodeResult {
   // Key order is the JSON order: who, then the verdict, then the details.
   return {
     address: formatAddress(target),

@@ -1,5 +1,7 @@
 import type {TLSSocket} from 'node:tls'
 
+import {alertOrFirstLine} from './handshake.js'
+
 export type RespValue = string | number | null | RespValue[] | {error: string}
 
 export type CommandOutcome =
@@ -32,10 +34,7 @@ export function sendCommand(socket: TLSSocket, args: string[], timeoutMs: number
       }
       if (parsed) finish({ok: true, reply: parsed[0]})
     }
-    const onError = (error: Error & {code?: string}) => {
-      const alert = /alert ([a-z ]+?)(?::|$)/.exec(error.message)?.[1]
-      finish({ok: false, code: error.code ?? 'ERROR', error: alert ? `TLS alert: ${alert}` : error.message.split('\n')[0]!})
-    }
+    const onError = (error: Error & {code?: string}) => finish({ok: false, code: error.code ?? 'ERROR', error: alertOrFirstLine(error)})
     const onClose = () => finish({ok: false, code: 'CLOSED', error: 'connection closed by the server'})
     const timer = setTimeout(() => finish({ok: false, code: 'TIMEOUT', error: `no reply to ${args[0]} within ${timeoutMs / 1000} s`}), timeoutMs)
     socket.on('data', onData)
@@ -94,5 +93,13 @@ function integer(text: string): number {
   if (!/^-?\d+$/.test(text)) throw new Error('malformed reply')
   return Number(text)
 }
+
+/**
+ * A node that demands a client certificate sends an alert (TLS 1.3: on the first read) and hangs up;
+ * which of the two a client without one sees first is a race, so anything but silence or garbage
+ * after the handshake means "certificate required".
+ */
+export const refusedWithoutCertificate = (outcome: CommandOutcome): boolean =>
+  !outcome.ok && outcome.code !== 'TIMEOUT' && outcome.code !== 'PROTOCOL'
 
 export const isErrorReply = (value: RespValue): value is {error: string} => typeof value === 'object' && value !== null && !Array.isArray(value)

@@ -1,7 +1,7 @@
 import type {CommandRunner} from '../cluster/discover.js'
-import {formatAddress} from '../server/connection.js'
+import {authCommand, formatAddress} from '../server/connection.js'
 import {handshake, type HandshakeOptions} from './handshake.js'
-import {isErrorReply, sendCommand} from './resp.js'
+import {isErrorReply, refusedWithoutCertificate, sendCommand} from './resp.js'
 
 export interface RawSession {
   call: CommandRunner
@@ -24,8 +24,7 @@ export async function openRawSession(options: HandshakeOptions & {user?: string;
   const call: CommandRunner = async (...args) => {
     const outcome = await sendCommand(socket, args, options.timeoutMs)
     if (!outcome.ok) {
-      // Without a certificate, an alert or a hang-up right after the handshake both mean one is required.
-      const refused = /certificate required/.test(outcome.error) || (!options.cert && outcome.code !== 'TIMEOUT' && outcome.code !== 'PROTOCOL')
+      const refused = /certificate required/.test(outcome.error) || (!options.cert && refusedWithoutCertificate(outcome))
       const hint = refused ? ': the server requires a client certificate (--cert/--key)' : ''
       throw new Error(`${at}: ${args.slice(0, 2).join(' ')}: ${outcome.error}${hint}`)
     }
@@ -37,7 +36,7 @@ export async function openRawSession(options: HandshakeOptions & {user?: string;
     return outcome.reply
   }
   try {
-    if (options.password !== undefined) await call(...(options.user ? ['AUTH', options.user, options.password] : ['AUTH', options.password]))
+    if (options.password !== undefined) await call(...authCommand(options.user, options.password))
   } catch (error) {
     socket.destroy()
     throw error

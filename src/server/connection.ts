@@ -1,7 +1,7 @@
 import {Redis} from 'ioredis'
 
 import {authError, serverError, ValkeyTlsError} from '../errors.js'
-import {answersPlaintext} from '../probe/handshake.js'
+import {answersPlaintext, tlsAlert} from '../probe/handshake.js'
 
 export interface TlsMaterial {
   /** CA bundle that verifies the server (default: Node's trusted roots). */
@@ -27,6 +27,9 @@ export interface ConnectOptions extends Endpoint {
   user?: string
   password?: string
 }
+
+/** `AUTH [user] password`: the one-argument form for the default user, as valkey-cli sends it. */
+export const authCommand = (user: string | undefined, password: string): string[] => (user ? ['AUTH', user, password] : ['AUTH', password])
 
 export const formatAddress = ({host, port}: Endpoint): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`)
 
@@ -80,10 +83,7 @@ export class ServerConnection {
       connection.close()
       throw await connection.explain(connection.lastError ?? (error as Error), 'connect')
     }
-    if (options.password !== undefined) {
-      const args = options.user ? [options.user, options.password] : [options.password]
-      await connection.call('AUTH', ...args)
-    }
+    if (options.password !== undefined) await connection.call(...authCommand(options.user, options.password))
     return connection
   }
 
@@ -161,7 +161,7 @@ export async function describeError(error: Error & {code?: string}, options: Con
     case 'ERR_SSL_PACKET_LENGTH_TOO_LONG': return serverError(`${at}: not a TLS port (${message})`, error)
     default:
       if (/ALERT/.test(error.code ?? '') || /alert/.test(message)) {
-        const alert = /alert ([a-z ]+?)(?::|$)/.exec(message)?.[1] ?? error.code
+        const alert = tlsAlert(message) ?? error.code
         return authError(`${at}: the server rejected our client certificate (TLS alert: ${alert})`, error)
       }
       if (/Command timed out/.test(message)) return serverError(`${at}: no reply to ${step} within ${seconds} (node stopped or overloaded?)`, error)
