@@ -24,6 +24,8 @@ export const ExitCode = {
   warning: 9,
   /** A certificate failed validation and must not be loaded (`certs verify`, `reload`). */
   refused: 10,
+  /** `reload`: another run holds the lock (still after --lock-wait). Nothing was done. */
+  busy: 11,
 } as const
 
 export type ExitCodeName = keyof typeof ExitCode

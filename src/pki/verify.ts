@@ -21,7 +21,10 @@ export interface VerifyInput {
 }
 
 export interface Problem {
-  code: 'not-yet-valid' | 'expired' | 'expires-soon' | 'key-unreadable' | 'key-encrypted' | 'key-mismatch' | 'untrusted' | 'ca-expired'
+  code:
+    | 'not-yet-valid' | 'expired' | 'expires-soon' | 'key-unreadable' | 'key-encrypted' | 'key-mismatch' | 'untrusted' | 'ca-expired'
+    // reload: files the server could not load, and trust between cluster nodes
+    | 'file-unusable' | 'ca-unusable' | 'cert-unusable' | 'peer-untrusted' | 'peer-rejected'
   message: string
 }
 

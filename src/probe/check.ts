@@ -1,10 +1,11 @@
 import type {TLSSocket} from 'node:tls'
 
-import {type Discovery, discoverNodes, type NodeTarget} from '../cluster/discover.js'
+import type {Discovery, NodeTarget} from '../cluster/discover.js'
+import {discoverFromSeed} from '../cluster/seed.js'
 import {type ConnectOptions, type Endpoint, formatAddress} from '../server/connection.js'
+import {runPool} from '../pool.js'
 import {findInconsistencies} from './consistency.js'
 import {emptyResult, type NodeResult, probeNode, type ProbeSettings} from './node.js'
-import {openRawSession, type RawSession} from './session.js'
 
 export interface CheckOptions {
   /** Discover from this seed... */
@@ -41,7 +42,10 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
     user: options.seed?.user, password: options.seed?.password,
     timeoutMs: Math.min(options.seed?.timeoutMs ?? 5000, options.deadlineMs), warnDays: options.warnDays, now, sockets,
   }
-  const results = await runPool(targets, options.concurrency, deadline, options.onProgress, (target) => probeNode(target, settings))
+  const {results} = await runPool(targets, {
+    limit: options.concurrency, deadline, work: (target) => probeNode(target, settings),
+    onDone: options.onProgress && ((_, done, total) => options.onProgress!(done, total)),
+  })
   for (const socket of sockets) socket.destroy()
   const nodes = results.map((r, i) => r ?? timedOut(targets[i]!, options.deadlineMs))
   const findings = findInconsistencies(nodes)
@@ -62,43 +66,14 @@ async function findTargets(options: CheckOptions): Promise<{discovery: CheckRepo
   }
   const seed = options.seed!
   const seedAddress = formatAddress(seed)
-  let session: RawSession | undefined
   try {
-    const {tls} = seed
-    session = await openRawSession({
-      host: seed.host, port: seed.port, ca: tls.ca, cert: tls.cert, key: tls.key, servername: tls.servername, insecure: tls.insecure,
-      user: seed.user, password: seed.password, timeoutMs: Math.min(seed.timeoutMs, options.deadlineMs),
-    })
-    const found = await discoverNodes(session.call, seed)
+    const found = await discoverFromSeed(seed, {timeoutMs: Math.min(seed.timeoutMs, options.deadlineMs)})
     return {discovery: {mode: found.mode, method: found.method, seed: seedAddress, error: null}, targets: found.nodes}
   } catch (error) {
     // The seed itself is still checked, so its precise TLS error is reported (and exported as a metric).
     const message = (error as Error).message
     return {discovery: {mode: 'seed-only', method: null, seed: seedAddress, error: message}, targets: [{host: seed.host, port: seed.port, role: 'unknown'}]}
-  } finally {
-    session?.close()
   }
-}
-
-/** Runs `work` over `items` with at most `limit` at once; results still missing at `deadline` are undefined. */
-async function runPool<T, R>(items: T[], limit: number, deadline: number, onProgress: CheckOptions['onProgress'], work: (item: T) => Promise<R>): Promise<Array<R | undefined>> {
-  const results: Array<R | undefined> = Array.from({length: items.length})
-  let next = 0
-  let done = 0
-  const worker = async () => {
-    while (next < items.length && Date.now() < deadline) {
-      const index = next++
-      results[index] = await work(items[index]!)
-      onProgress?.(++done, items.length)
-    }
-  }
-  let timer: NodeJS.Timeout | undefined
-  const expired = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))
-  })
-  await Promise.race([Promise.all(Array.from({length: Math.min(limit, items.length)}, worker)), expired])
-  clearTimeout(timer)
-  return [...results]
 }
 
 function timedOut(target: NodeTarget, deadlineMs: number): NodeResult {

@@ -16,6 +16,8 @@ export interface HandshakeOptions {
   timeoutMs: number
   /** Walk the served chain to find its CA (costs about as much as the rest of the description: only when needed). */
   chain?: boolean
+  /** Open sockets are kept here until they close, so a caller can destroy them all at an overall deadline. */
+  sockets?: Set<TLSSocket>
 }
 
 export interface ServedCertificate {
@@ -68,6 +70,10 @@ export function handshake(options: HandshakeOptions): Promise<HandshakeOk | Hand
       servername: options.servername ?? (isIP(options.host) ? undefined : options.host),
       rejectUnauthorized: false,
     })
+    if (options.sockets) {
+      options.sockets.add(socket)
+      socket.once('close', () => options.sockets!.delete(socket))
+    }
     const finish = (result: HandshakeOk | HandshakeFailed) => {
       clearTimeout(timer)
       socket.removeAllListeners('error')

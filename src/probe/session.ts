@@ -1,22 +1,46 @@
+import type {X509Certificate} from 'node:crypto'
+
 import type {CommandRunner} from '../cluster/discover.js'
-import {authCommand, formatAddress} from '../server/connection.js'
-import {handshake, type HandshakeOptions} from './handshake.js'
+import {authCommand, type ConnectOptions, type Endpoint, formatAddress} from '../server/connection.js'
+import {handshake, type HandshakeOptions, type ServedCertificate} from './handshake.js'
 import {isErrorReply, refusedWithoutCertificate, sendCommand} from './resp.js'
 
 export interface RawSession {
   call: CommandRunner
   close(): void
+  /** What the server presented in this session's handshake. */
+  served: ServedCertificate | null
+  /** The served leaf, with `issuerCertificate` leading through the chain the server sent. */
+  peer: X509Certificate | undefined
+  /** A verification error the caller chose to tolerate (see `tolerate`), else null. */
+  verifyError: string | null
+}
+
+export interface SessionOptions extends HandshakeOptions {
+  user?: string
+  password?: string
+  /** Verification errors that do not end the session (reload connects to nodes serving an expired certificate). */
+  tolerate?: string[]
+}
+
+/** Handshake options for `at` (default: the seed itself) with the seed's TLS material and credentials. */
+export function sessionOptions(seed: ConnectOptions, at: Endpoint = seed, timeoutMs = seed.timeoutMs): SessionOptions {
+  const {tls} = seed
+  return {
+    host: at.host, port: at.port, ca: tls.ca, cert: tls.cert, key: tls.key, servername: tls.servername, insecure: tls.insecure,
+    user: seed.user, password: seed.password, timeoutMs,
+  }
 }
 
 /**
  * A raw TLS connection that runs commands one at a time (AUTH first when a password is given): the
- * lightweight way `check` asks the seed for the nodes. Failures throw one line naming the cause.
+ * lightweight way `check` and `reload` talk to nodes. Failures throw one line naming the cause.
  */
-export async function openRawSession(options: HandshakeOptions & {user?: string; password?: string}): Promise<RawSession> {
+export async function openRawSession(options: SessionOptions): Promise<RawSession> {
   const at = formatAddress(options)
   const hs = await handshake(options)
   if (!hs.ok) throw new Error(`${at}: ${hs.error}`)
-  if (hs.verifyError) {
+  if (hs.verifyError && !options.tolerate?.includes(hs.verifyError)) {
     hs.socket.destroy()
     throw new Error(`${at}: server certificate not verified (${hs.verifyError})`)
   }
@@ -41,5 +65,5 @@ export async function openRawSession(options: HandshakeOptions & {user?: string;
     socket.destroy()
     throw error
   }
-  return {call, close: () => socket.destroy()}
+  return {call, close: () => socket.destroy(), served: hs.certificate, peer: socket.getPeerX509Certificate(), verifyError: hs.verifyError}
 }

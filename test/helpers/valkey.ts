@@ -812,6 +812,8 @@ export interface StartClusterOptions {
   primaries?: number
   replicasPerPrimary?: number
   tls: ValkeyTls
+  /** Node i's own TLS files (default: `tls` for every node). */
+  tlsFor?: (index: number) => ValkeyTls
   authClients?: 'yes' | 'no' | 'optional'
   config?: ValkeyConfig
   /** Overall deadline for create + convergence. Default 60 s. */
@@ -872,7 +874,7 @@ export async function startCluster(opts: StartClusterOptions): Promise<ValkeyClu
   try {
     const started = await Promise.allSettled(
       Array.from({length: total}, (_, i) =>
-        startValkey({tls: opts.tls, authClients: opts.authClients, config: opts.config, cluster: true, name: `cluster-node${i}`}),
+        startValkey({tls: opts.tlsFor?.(i) ?? opts.tls, authClients: opts.authClients, config: opts.config, cluster: true, name: `cluster-node${i}`}),
       ),
     )
     for (const s of started) if (s.status === 'fulfilled') nodes.push(s.value)

@@ -1,0 +1,90 @@
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../base-command.js'
+import {parseNodeList} from '../cluster/discover.js'
+import {ExitCode, usageError} from '../errors.js'
+import {connectionFlags} from '../flags/connection.js'
+import {acquireLock, type Lock} from '../reload/lock.js'
+import {type ReloadReport, runReload} from '../reload/run.js'
+import {renderReload} from '../report/reload.js'
+import {passwordFromEnvironment, resolveConnection} from '../server/options.js'
+
+const DEFAULT_LOCK = join(tmpdir(), 'valkey-tls-reload.lock')
+
+export default class Reload extends BaseCommand {
+  static override summary = 'Make servers load renewed certificate files, node by node, only when they changed and only when they are valid.'
+
+  static override description = `For cron, after something else (an ACME client, Vault agent, a copy job) renewed the files. Valkey before 9.1 and Redis only re-read their TLS files on a CONFIG SET of a TLS setting, and accept an expired certificate when they do.
+
+For each node (the one at --host/--port; with --cluster every node of its cluster; or --nodes) it reads the node's TLS file settings (CONFIG GET tls-*; key passphrases are used, never shown) and compares the certificate the node serves (a TLS handshake) with tls-cert-file. When they are the same it does nothing: a reload would drop every client's TLS session cache for nothing. Valkey 9.1+ also reports the loaded client certificate and CA (INFO tls), so a change of those files is seen too; on older servers use --force after changing only them.
+
+Before touching a node whose files changed, it checks them where it runs (the paths are the node's own, so by default only for nodes at an address of this machine: see --read-files): the certificate parses, is valid now and for --min-days more, the key is its key, it chains to the CAs the node trusts (tls-ca-cert-file and tls-ca-cert-dir), and with tls-cluster, every other node's CAs trust it and the node's CAs trust every other node (or the cluster bus breaks when links reconnect). A node that fails is "refused" with the reason and keeps serving what it served. Files that cannot be read here are left to the server's own checks and to the check after reloading.
+
+The reload is one CONFIG SET of all the node's TLS file settings to their current values (atomic: all files or none). Then a fresh handshake must serve the certificate on disk. Nodes go one at a time (--parallel to widen), replicas first; the first failure stops the run, and the nodes after it are left untouched and reported as "skipped".
+
+Per node: reloaded, unchanged, refused, failed, skipped (or would-reload with --dry-run). A lock file keeps two runs from interleaving. Exit codes: ${ExitCode.ok} nothing wrong; ${ExitCode.refused} a node was refused (nothing loaded there); ${ExitCode.server} a node failed or was skipped after a failure, or the nodes could not be listed; ${ExitCode.busy} another run holds the lock; ${ExitCode.usage} usage error.`
+
+  static override examples = [
+    {description: 'From cron on the server itself: reload when the files changed, silent otherwise.', command: '<%= config.bin %> <%= command.id %> --port 6379 --cacert /etc/valkey/tls/ca.crt --cert /etc/valkey/tls/admin.crt --key /etc/valkey/tls/admin.key --quiet'},
+    {description: 'Every node of a cluster, one at a time.', command: '<%= config.bin %> <%= command.id %> --cluster --host 10.0.0.5 --port 6379 --cacert ca.crt --cert admin.crt --key admin.key'},
+    {description: 'What would happen, without changing anything.', command: '<%= config.bin %> <%= command.id %> --cluster --port 6379 --cacert ca.crt --dry-run'},
+    {description: 'Machine-readable, for a wrapper script.', command: '<%= config.bin %> <%= command.id %> --nodes 10.0.0.5:6379,10.0.0.6:6379 --cacert ca.crt --read-files always --json'},
+  ]
+
+  static override flags = {
+    cluster: Flags.boolean({summary: 'Reload every node of the cluster (or server and replicas) that --host/--port belongs to.', exclusive: ['nodes']}),
+    nodes: Flags.string({summary: 'Reload exactly these nodes, in this order (host:port,host:port,...; IPv6 as [addr]:port).', exclusive: ['host', 'port', 'cluster']}),
+    'dry-run': Flags.boolean({summary: 'Look and validate, change nothing: nodes that need a reload are reported as would-reload.'}),
+    force: Flags.boolean({summary: 'Reload valid files even when the node already serves them (after changing only a CA bundle on a server older than 9.1).'}),
+    'min-days': Flags.integer({summary: 'Refuse certificates valid for fewer days than this.', default: 1, min: 0}),
+    parallel: Flags.integer({summary: 'Nodes reloaded at the same time.', default: 1, min: 1, max: 64}),
+    deadline: Flags.integer({summary: 'Seconds after which the run ends: unfinished nodes are failed, unstarted ones skipped.', default: 120, min: 1}),
+    'read-files': Flags.option({
+      summary: 'Read and check the node\'s files here: auto = only for nodes at an address of this machine; always = the paths are the same here (shared storage).',
+      options: ['auto', 'always', 'never'] as const, default: 'auto',
+    })(),
+    'lock-file': Flags.string({summary: `Lock file that keeps two runs apart (default ${DEFAULT_LOCK}).`}),
+    'lock-wait': Flags.integer({summary: 'Seconds to wait for another run to finish before giving up.', default: 60, min: 0}),
+    quiet: Flags.boolean({char: 'q', summary: 'Print nothing when nothing was reloaded and nothing is wrong.'}),
+    ...connectionFlags,
+  }
+
+  async run(): Promise<ReloadReport> {
+    const {flags} = await this.parse(Reload)
+    if (flags.askpass && !(process.stdin.isTTY && process.stderr.isTTY)) throw usageError('--askpass needs a terminal to prompt on')
+    const password = flags.askpass ? await (await import('../ui/prompts.js')).askPassword('the nodes') : passwordFromEnvironment()
+    const nodes = flags.nodes ? parseNodeList(flags.nodes) : undefined
+    const seed = await resolveConnection(flags, password)
+    const lock = flags['dry-run'] ? undefined : await acquireLock(flags['lock-file'] ?? DEFAULT_LOCK, flags['lock-wait'] * 1000)
+    const onSignal = (signal: NodeJS.Signals) => {
+      lock?.releaseSync()
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15))
+    }
+    process.once('SIGINT', onSignal).once('SIGTERM', onSignal)
+    let report: ReloadReport
+    try {
+      report = await runReload({
+        seed, mode: nodes ? 'list' : flags.cluster ? 'cluster' : 'node', nodes,
+        readFiles: flags['read-files'], minDays: flags['min-days'], force: flags.force, dryRun: flags['dry-run'],
+        parallel: flags.parallel, deadlineMs: flags.deadline * 1000,
+      })
+    } finally {
+      await release(lock)
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal)
+    }
+    if (!this.jsonEnabled()) {
+      const text = renderReload(report, {quiet: flags.quiet})
+      if (text) this.log(text)
+    } else if (report.status !== 'ok') this.logJson(report) // else oclif prints what run() returns
+    if (report.status === 'failed') this.exit(ExitCode.server)
+    if (report.status === 'refused') this.exit(ExitCode.refused)
+    return report
+  }
+}
+
+async function release(lock: Lock | undefined): Promise<void> {
+  await lock?.release()
+}

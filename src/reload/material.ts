@@ -1,0 +1,90 @@
+import {X509Certificate} from 'node:crypto'
+import {readdir} from 'node:fs/promises'
+import {join} from 'node:path'
+
+import {ValkeyTlsError} from '../errors.js'
+import {MAX_INPUT_BYTES, readInputFile} from '../fsutil/read.js'
+import {parseCertificates} from '../pki/parse.js'
+import {toPem} from '../pki/pem.js'
+import type {Problem} from '../pki/verify.js'
+import type {NodeTlsConfig, TlsFileSetting} from './config.js'
+
+/** A file setting's contents as read here, or why not. */
+export type FileRead = {data: Buffer} | {problem: Problem} | {unreadable: string}
+
+/** The node's TLS files, read where the tool runs (the paths are the node's own, from CONFIG GET). */
+export interface LocalMaterial {
+  reads: Partial<Record<TlsFileSetting, FileRead>>
+  /** Every CA the node trusts: tls-ca-cert-file then tls-ca-cert-dir, as one PEM bundle. */
+  caBundle?: Buffer
+  /** The certificates of tls-ca-cert-file alone (INFO tls describes those). */
+  caFileCerts: X509Certificate[]
+  caCerts: X509Certificate[]
+  /** Problems the server would also hit: missing files, unusable CA files. */
+  problems: Problem[]
+  notes: string[]
+}
+
+const MAX_DIR_FILES = 1000
+
+export async function readLocalMaterial(config: NodeTlsConfig): Promise<LocalMaterial> {
+  const material: LocalMaterial = {reads: {}, caFileCerts: [], caCerts: [], problems: [], notes: []}
+  const names = Object.keys(config.files).filter((n) => n !== 'tls-ca-cert-dir') as TlsFileSetting[]
+  await Promise.all(names.map(async (name) => {
+    material.reads[name] = await readSetting(name, config.files[name]!)
+  }))
+  for (const read of Object.values(material.reads)) if ('problem' in read) material.problems.push(read.problem)
+  for (const [name, read] of Object.entries(material.reads)) {
+    if ('unreadable' in read && name !== 'tls-cert-file') material.notes.push(`${read.unreadable}: not checked here (the server checks it when loading)`)
+  }
+  const caFile = material.reads['tls-ca-cert-file']
+  if (caFile && 'data' in caFile) {
+    try {
+      material.caFileCerts = toNodeCerts(parseCertificates(caFile.data, `tls-ca-cert-file ${config.files['tls-ca-cert-file']}`))
+    } catch (error) {
+      material.problems.push({code: 'ca-unusable', message: (error as Error).message})
+    }
+  }
+  material.caCerts = [...material.caFileCerts, ...await readCaDir(config.files['tls-ca-cert-dir'], material)]
+  if (material.caCerts.length > 0) material.caBundle = Buffer.from(material.caCerts.map((c) => toPem('CERTIFICATE', c.raw)).join(''))
+  return material
+}
+
+async function readSetting(name: TlsFileSetting, path: string): Promise<FileRead> {
+  try {
+    return {data: await readInputFile(path, name)}
+  } catch (error) {
+    const code = ((error as ValkeyTlsError).cause as NodeJS.ErrnoException | undefined)?.code
+    if (code === 'EACCES' || code === 'EPERM') return {unreadable: `${name} ${path}: permission denied here`}
+    return {problem: {code: 'file-unusable', message: (error as Error).message}}
+  }
+}
+
+/** The certificates of a hashed CA folder (any readable file that parses; others are skipped, as OpenSSL does). */
+async function readCaDir(dir: string | undefined, material: LocalMaterial): Promise<X509Certificate[]> {
+  if (!dir) return []
+  let entries
+  try {
+    entries = await readdir(dir, {withFileTypes: true})
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EACCES' || code === 'EPERM') material.notes.push(`tls-ca-cert-dir ${dir}: permission denied here: not checked`)
+    else material.problems.push({code: 'file-unusable', message: `cannot read tls-ca-cert-dir ${dir}: ${code === 'ENOENT' ? 'no such directory' : (error as Error).message}`})
+    return []
+  }
+  const certs: X509Certificate[] = []
+  for (const entry of entries.slice(0, MAX_DIR_FILES)) {
+    if (!entry.isFile() && !entry.isSymbolicLink()) continue
+    try {
+      const data = await readInputFile(join(dir, entry.name), 'CA')
+      if (data.length <= MAX_INPUT_BYTES) certs.push(...toNodeCerts(parseCertificates(data, entry.name)))
+    } catch {
+      // Not a certificate (or unreadable): OpenSSL skips it too.
+    }
+  }
+  return certs
+}
+
+export function toNodeCerts(certs: Array<{rawData: ArrayBuffer}>): X509Certificate[] {
+  return certs.map((c) => new X509Certificate(Buffer.from(c.rawData)))
+}

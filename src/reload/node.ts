@@ -1,0 +1,89 @@
+import type {X509Certificate} from 'node:crypto'
+import type {TLSSocket} from 'node:tls'
+
+import type {NodeTarget} from '../cluster/discover.js'
+import {handshake, type ServedCertificate} from '../probe/handshake.js'
+import {openRawSession, type RawSession, sessionOptions} from '../probe/session.js'
+import type {ConnectOptions} from '../server/connection.js'
+import type {NodeView} from './assess.js'
+import {parseTlsConfig, TLS_FILE_SETTINGS} from './config.js'
+import {isThisMachine} from './local.js'
+import {type LocalMaterial, readLocalMaterial} from './material.js'
+
+/** Served certificates that do not stop reload from connecting: they are what it is there to replace. */
+export const TOLERATED = ['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']
+
+export interface NodeSettings {
+  seed: ConnectOptions
+  /** Whether the node's files (its own paths) are read here: auto = when the node is this machine. */
+  readFiles: 'auto' | 'always' | 'never'
+  /** Epoch ms: no step waits past it. */
+  deadline: number
+  sockets: Set<TLSSocket>
+}
+
+export interface Inspected {
+  view: NodeView
+  material: LocalMaterial | {unreadable: string}
+  /** Verification error of the served certificate that was tolerated (expired...), else null. */
+  verifyError: string | null
+}
+
+const stepTimeout = (s: NodeSettings) => Math.max(1, Math.min(s.seed.timeoutMs, s.deadline - Date.now()))
+
+export function openNodeSession(target: NodeTarget, settings: NodeSettings): Promise<RawSession> {
+  return openRawSession({...sessionOptions(settings.seed, target, stepTimeout(settings)), tolerate: TOLERATED, sockets: settings.sockets})
+}
+
+/** CONFIG GET tls-* and INFO tls over `session`, the served chain from its handshake, and the node's files when readable here. */
+export async function inspectNode(target: NodeTarget, session: RawSession, settings: NodeSettings, address: string): Promise<Inspected> {
+  const config = parseTlsConfig(await session.call('CONFIG', 'GET', 'tls-*'), String(await session.call('INFO', 'tls') ?? ''))
+  const view: NodeView = {address, config, served: session.served, servedChain: walkChain(session.peer)}
+  return {view, material: await readMaterial(target, view, settings), verifyError: session.verifyError}
+}
+
+async function readMaterial(target: NodeTarget, view: NodeView, settings: NodeSettings): Promise<Inspected['material']> {
+  if (settings.readFiles === 'never') return {unreadable: 'the node\'s files are not read here (--read-files never)'}
+  if (settings.readFiles === 'auto' && !(await isThisMachine(target.host, stepTimeout(settings)))) {
+    return {unreadable: `${target.host} is not this machine, so its file paths do not name its files here (--read-files always if they do)`}
+  }
+  for (const value of Object.values(view.config.files)) {
+    // A path that came back as invalid UTF-8 would be sent back altered: leave such a node alone.
+    if (value.includes('\uFFFD')) return {unreadable: `a TLS file path of the node is not valid UTF-8`}
+  }
+  return readLocalMaterial(view.config)
+}
+
+/** The served leaf and the certificates the node sent after it, leaf first. */
+function walkChain(peer: X509Certificate | undefined): X509Certificate[] {
+  const chain: X509Certificate[] = []
+  const seen = new Set<string>()
+  for (let c = peer; c && !seen.has(c.fingerprint256); c = c.issuerCertificate) {
+    chain.push(c)
+    seen.add(c.fingerprint256)
+  }
+  return chain
+}
+
+/**
+ * The reload itself: one CONFIG SET of every TLS file setting to its current value (atomic: all files or
+ * none, and every file is re-read even though no value changes). Throws one line when the server refuses.
+ */
+export async function configSet(session: RawSession, view: NodeView): Promise<void> {
+  const args = TLS_FILE_SETTINGS.flatMap((name) => (view.config.files[name] ? [name, view.config.files[name]!] : []))
+  try {
+    await session.call('CONFIG', 'SET', ...args)
+  } catch (error) {
+    throw new Error(`${(error as Error).message} (the node kept its previous certificate; the exact cause is in its log)`)
+  }
+}
+
+export type Served = {ok: true; served: ServedCertificate | null; verifyError: string | null} | {ok: false; error: string}
+
+/** A fresh handshake: what the node serves to a new client now. */
+export async function servedNow(target: NodeTarget, settings: NodeSettings): Promise<Served> {
+  const hs = await handshake({...sessionOptions(settings.seed, target, stepTimeout(settings)), sockets: settings.sockets})
+  if (!hs.ok) return {ok: false, error: hs.error}
+  hs.socket.destroy()
+  return {ok: true, served: hs.certificate, verifyError: hs.verifyError}
+}
