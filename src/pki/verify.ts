@@ -78,7 +78,7 @@ export function verifyCertificate(input: VerifyInput): VerifyResult {
     const path = buildChain(leaf, chain.slice(1), cas)
     chainVerified = path !== undefined
     if (!path) problems.push({code: 'untrusted', message: `${input.certPath} (issued by ${leaf.issuer.replace(/\n/g, ', ')}) does not chain to ${input.caPath ?? 'the CA'}`})
-    for (const cert of path ?? []) {
+    for (const cert of (path ?? []).slice(1)) {
       if (now > new Date(cert.validTo)) problems.push({code: 'ca-expired', message: `${cert.subject.replace(/\n/g, ', ')} in the chain expired on ${new Date(cert.validTo).toISOString()}`})
     }
   }
