@@ -40,6 +40,8 @@ export interface HandshakeOk {
   protocol: string | null
   cipher: string | null
   certificate: ServedCertificate | null
+  /** The served leaf, `issuerCertificate` leading through the chain sent (read at once: OpenSSL may drop it later). */
+  peer: X509Certificate | undefined
   /** Chain and name verification result; null with --insecure. */
   verifyError: string | null
 }
@@ -93,7 +95,7 @@ export function handshake(options: HandshakeOptions): Promise<HandshakeOk | Hand
       const peer = socket.getPeerX509Certificate()
       const certificate = peer ? describePeer(peer, Boolean(options.chain)) : null
       const verifyError = options.insecure ? null : socket.authorized ? null : String(socket.authorizationError ?? 'not verified')
-      finish({ok: true, socket, tcpMs: tcpMs ?? 0, handshakeMs, protocol: socket.getProtocol(), cipher: socket.getCipher()?.name ?? null, certificate, verifyError})
+      finish({ok: true, socket, tcpMs: tcpMs ?? 0, handshakeMs, protocol: socket.getProtocol(), cipher: socket.getCipher()?.name ?? null, certificate, peer, verifyError})
     })
     socket.once('error', (error: Error & {code?: string}) => {
       finish({ok: false, code: error.code ?? 'ERROR', tcpMs, error: describeSocketError(error, tcpMs !== null)})

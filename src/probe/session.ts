@@ -65,5 +65,5 @@ export async function openRawSession(options: SessionOptions): Promise<RawSessio
     socket.destroy()
     throw error
   }
-  return {call, close: () => socket.destroy(), served: hs.certificate, peer: socket.getPeerX509Certificate(), verifyError: hs.verifyError}
+  return {call, close: () => socket.destroy(), served: hs.certificate, peer: hs.peer, verifyError: hs.verifyError}
 }

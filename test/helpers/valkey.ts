@@ -386,6 +386,8 @@ export interface ValkeyTls {
   clientKey?: string
   /** Name to verify / send as SNI; default: verify the 127.0.0.1 IP SAN. */
   servername?: string
+  /** CA our own connections verify the server with; default caCert (set it when a test rewrites caCert's file). */
+  verifyCa?: string
 }
 
 /** Config directive values are written verbatim (`key value`); an array writes the directive once per item. */
@@ -562,7 +564,7 @@ class Handle implements ValkeyHandle {
     return {
       port: this.port,
       host: '127.0.0.1',
-      ca: this.tls.caCert,
+      ca: this.tls.verifyCa ?? this.tls.caCert,
       cert: this.tls.clientCert ?? this.tls.cert,
       key: this.tls.clientKey ?? this.tls.key,
       servername: this.tls.servername,
@@ -576,7 +578,7 @@ class Handle implements ValkeyHandle {
 
   cli(args: string[], opts: {timeoutMs?: number} = {}): Promise<string> {
     const base = [
-      '-h', '127.0.0.1', '-p', String(this.port), '--tls', '--cacert', this.tls.caCert,
+      '-h', '127.0.0.1', '-p', String(this.port), '--tls', '--cacert', this.tls.verifyCa ?? this.tls.caCert,
       '--cert', this.tls.clientCert ?? this.tls.cert, '--key', this.tls.clientKey ?? this.tls.key,
       ...(this.tls.servername ? ['--sni', this.tls.servername] : []),
     ]

@@ -130,7 +130,7 @@ beforeAll(async () => {
     primaries: 3,
     replicasPerPrimary: 1,
     tls: {caCert: pki.caCert, cert: pki.serverCert, key: pki.serverKey},
-    tlsFor: (i) => ({caCert: nodeFiles[i]!.ca, cert: nodeFiles[i]!.cert, key: nodeFiles[i]!.key, clientCert: admin.cert, clientKey: admin.key}),
+    tlsFor: (i) => ({caCert: nodeFiles[i]!.ca, verifyCa: pki.caCert, cert: nodeFiles[i]!.cert, key: nodeFiles[i]!.key, clientCert: admin.cert, clientKey: admin.key}),
     authClients: 'yes',
   })
 }, 120_000)
@@ -207,6 +207,7 @@ describe('valkey-tls reload on a 3x2 tls-cluster cluster', () => {
       }, 'cert-unusable'],
       ['certificate from another CA', () => install(i, {cert: other.serverCert, key: other.serverKey}), 'untrusted'],
       ['other CA trusted by this node only (the bus would break)', () => install(i, {cert: other.serverCert, key: other.serverKey}, join(root, 'both-cas.crt')), 'peer-untrusted'],
+      ['CA file replaced by another CA on this node only (it would reject the others)', () => install(i, {cert: other.serverCert, key: other.serverKey}, other.caCert), 'peer-rejected'],
     ]
     it.each(cases)('%s: refused, no CONFIG SET, served certificate unchanged, cluster ok', async (_name, breakIt, problem) => {
       const node = cluster.nodes[i]!
@@ -225,6 +226,13 @@ describe('valkey-tls reload on a 3x2 tls-cluster cluster', () => {
       expect(await allConfigSets()).toEqual(before)
       expect(await servedFingerprint(node.port)).toBe(served)
       expect(await clusterStates()).toEqual(Array(6).fill('ok'))
+    })
+    it('one node of a tls-cluster cluster given alone (--port): the other nodes are still asked whom they trust', async () => {
+      install(i, {cert: other.serverCert, key: other.serverKey}, join(root, 'both-cas.crt'))
+      const {code, json} = await reload(['--port', String(cluster.nodes[i]!.port)])
+      expect(code).toBe(10)
+      expect(json.nodes.map((n) => [n.address, n.action])).toEqual([[address(cluster.nodes[i]!), 'refused']])
+      expect(json.nodes[0]!.problems.filter((p) => p.code === 'peer-untrusted')).toHaveLength(5)
     })
   })
 
