@@ -13,7 +13,7 @@ import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
 import {DEFAULT_SERVER_SANS, issueCert, type KeyPair, makeExpiredCert, makeNotYetValidCert, makePki, type Pki} from '../helpers/openssl-pki.js'
-import {parseInfo, startCluster, startValkey, useValkeyCleanup, type ValkeyCluster, type ValkeyHandle} from '../helpers/valkey.js'
+import {parseInfo, startCluster, useValkeyCleanup, type ValkeyCluster, type ValkeyHandle} from '../helpers/valkey.js'
 
 useValkeyCleanup('all')
 const root = mkdtempSync(join(tmpdir(), 'vtls-reload-it-'))
