@@ -20,7 +20,7 @@ export const ExitCode = {
   auth: 7,
   /** `whoami --verify-key`: the user the server really chose differs from the prediction. */
   mismatch: 8,
-  /** `check`: every node passed, but there are warnings (certificate expiring soon, nodes that differ). */
+  /** `check`: every node passed, but there are warnings (certificate expiring soon, nodes that differ); `reload`: nothing to load, but a served certificate expires within --min-days. */
   warning: 9,
   /** A certificate failed validation and must not be loaded (`certs verify`, `reload`). */
   refused: 10,

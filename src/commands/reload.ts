@@ -25,7 +25,7 @@ Before touching a node whose files changed, it checks them where it runs (the pa
 
 The reload is one CONFIG SET of all the node's TLS file settings to their current values (atomic: all files or none). Then a fresh handshake must serve the certificate on disk. Nodes go one at a time (--parallel to widen), replicas first; the first failure stops the run, and the nodes after it are left untouched and reported as "skipped".
 
-Per node: reloaded, unchanged, refused, failed, skipped (or would-reload with --dry-run). A lock file keeps two runs from interleaving. Exit codes: ${ExitCode.ok} nothing wrong; ${ExitCode.refused} a node was refused (nothing loaded there); ${ExitCode.server} a node failed or was skipped after a failure, or the nodes could not be listed; ${ExitCode.busy} another run holds the lock; ${ExitCode.usage} usage error.`
+Per node: reloaded, unchanged, refused, failed, skipped (or would-reload with --dry-run). A lock file keeps two runs from interleaving. Exit codes: ${ExitCode.ok} nothing wrong; ${ExitCode.warning} nothing to do, but a node serves a certificate that has expired or expires within --min-days, with nothing newer on disk; ${ExitCode.refused} a node was refused (nothing loaded there); ${ExitCode.server} a node failed or was skipped after a failure, or the nodes could not be listed; ${ExitCode.busy} another run holds the lock; ${ExitCode.usage} usage error.`
 
   static override examples = [
     {description: 'From cron on the server itself: reload when the files changed, silent otherwise.', command: '<%= config.bin %> <%= command.id %> --port 6379 --cacert /etc/valkey/tls/ca.crt --cert /etc/valkey/tls/admin.crt --key /etc/valkey/tls/admin.key --quiet'},
@@ -81,6 +81,7 @@ Per node: reloaded, unchanged, refused, failed, skipped (or would-reload with --
     } else if (report.status !== 'ok') this.logJson(report) // else oclif prints what run() returns
     if (report.status === 'failed') this.exit(ExitCode.server)
     if (report.status === 'refused') this.exit(ExitCode.refused)
+    if (report.status === 'warning') this.exit(ExitCode.warning)
     return report
   }
 }

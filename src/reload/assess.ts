@@ -48,6 +48,8 @@ export interface Assessment {
   onDisk: CertSummary | null
   problems: Problem[]
   notes: string[]
+  /** Unchanged nodes: what is wrong with the certificate being served (expired, expiring within --min-days). */
+  warnings?: string[]
 }
 
 /** Problems of files that are on disk now and would break the next reload or restart, changed or not. */
@@ -91,8 +93,8 @@ export function assessNode(input: AssessInput): Assessment {
   if (changes.length === 0 && !input.force) {
     const broken = problems.filter((p) => BROKEN_FILE.has(p.code))
     if (broken.length > 0) return {decision: 'refused', reason: `the certificate is unchanged, but ${broken[0]!.message}: the next reload or restart would fail`, onDisk, problems: broken, notes}
-    for (const p of problems) notes.push(`${p.message} (already being served: renew it)`)
-    return {decision: 'unchanged', reason: 'the node already serves the certificate on disk', onDisk, problems: [], notes}
+    const warnings = problems.map((p) => `${p.message}, and it is the certificate being served: renew it`)
+    return {decision: 'unchanged', reason: 'the node already serves the certificate on disk', onDisk, problems: [], notes, warnings}
   }
 
   if (node.config.tlsCluster && server) checkPeers(input, server.chain, client?.chain, material.caCerts, problems, notes)
@@ -138,10 +140,10 @@ function detectChanges(node: NodeView, server: Validated | undefined, client: Va
   if (client && loaded.clientCertSerial && normalizeSerial(client.chain[0]!.serialNumber) !== loaded.clientCertSerial) {
     changes.push('tls-client-cert-file holds a different certificate than the one loaded')
   }
-  if (loaded.caCertSerial && material.caFileCerts.length > 0) {
-    // INFO tls describes the CA of tls-ca-cert-file that expires first.
-    const first = [...material.caFileCerts].sort((a, b) => Date.parse(a.validTo) - Date.parse(b.validTo))[0]!
-    if (normalizeSerial(first.serialNumber) !== loaded.caCertSerial) changes.push('tls-ca-cert-file holds different CAs than the ones loaded')
+  if (loaded.caCertSerial && material.caCerts.length > 0) {
+    // INFO tls describes the CA that expires first, of tls-ca-cert-file and tls-ca-cert-dir together.
+    const first = [...material.caCerts].sort((a, b) => Date.parse(a.validTo) - Date.parse(b.validTo))[0]!
+    if (normalizeSerial(first.serialNumber) !== loaded.caCertSerial) changes.push('the CA files hold different CAs than the ones loaded')
   }
   return changes
 }

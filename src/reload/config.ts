@@ -46,6 +46,6 @@ export function parseTlsConfig(configReply: unknown, infoTls: string): NodeTlsCo
 
 /** Serial numbers compared as upper-case hex without leading zeros (OpenSSL and Node pad differently). */
 export function normalizeSerial(serial: string | undefined): string | undefined {
-  if (!serial) return undefined
+  if (!serial || serial === 'none') return undefined // Valkey prints "none" when there is no such certificate
   return serial.replace(/:/g, '').toUpperCase().replace(/^0+(?=.)/, '')
 }

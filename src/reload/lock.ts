@@ -1,5 +1,5 @@
 import {readFileSync, unlinkSync} from 'node:fs'
-import {open, readFile, unlink} from 'node:fs/promises'
+import {open, readFile, stat, unlink} from 'node:fs/promises'
 import {hostname} from 'node:os'
 
 import {describeSystemError, ValkeyTlsError} from '../errors.js'
@@ -9,6 +9,9 @@ export interface Lock {
   /** For signal handlers, which cannot wait. */
   releaseSync(): void
 }
+
+/** A lock file still empty or unreadable after this long was left by a run that died while creating it. */
+const UNWRITTEN_STALE_MS = 10_000
 
 interface Holder {
   pid: number
@@ -48,15 +51,42 @@ export async function acquireLock(path: string, waitMs: number, poll = 200): Pro
       }
     }
     const holder = await readHolder(path)
-    if (holder && holder.host === me.host && !alive(holder.pid)) {
-      await unlink(path).catch(() => {}) // stale: its process is gone
-      continue
-    }
+    if (await isStale(path, holder, me.host) && await breakStale(path, me.host)) continue
     if (Date.now() >= until) {
       const who = holder ? `process ${holder.pid} on ${holder.host}, since ${holder.started}` : 'another process'
       throw new ValkeyTlsError('busy', `another reload is running (${who}; lock file ${path})${waitMs > 0 ? `, still after waiting ${waitMs / 1000} s` : ''}`)
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(poll, Math.max(1, until - Date.now()))))
+  }
+}
+
+/** Stale: its process is gone (same host), or the file never got its contents (a crash between create and write). */
+async function isStale(path: string, holder: Holder | undefined, host: string): Promise<boolean> {
+  if (holder) return holder.host === host && !alive(holder.pid)
+  const info = await stat(path).catch(() => undefined)
+  return info !== undefined && Date.now() - info.mtimeMs > UNWRITTEN_STALE_MS
+}
+
+/**
+ * Removes a stale lock. Two runs may find the same stale lock: the removal happens under a second lock
+ * (`<path>.break`, itself broken after a few seconds) and only if the file still is the stale one, so
+ * one cannot remove the lock the other has just created. Whether it was removed.
+ */
+async function breakStale(path: string, host: string): Promise<boolean> {
+  const breaker = `${path}.break`
+  try {
+    await (await open(breaker, 'wx', 0o644)).close()
+  } catch {
+    const info = await stat(breaker).catch(() => undefined)
+    if (info && Date.now() - info.mtimeMs > UNWRITTEN_STALE_MS) await unlink(breaker).catch(() => {})
+    return false // someone else is breaking it
+  }
+  try {
+    if (!(await isStale(path, await readHolder(path), host))) return false
+    await unlink(path).catch(() => {})
+    return true
+  } finally {
+    await unlink(breaker).catch(() => {})
   }
 }
 

@@ -17,8 +17,7 @@ export interface LocalMaterial {
   reads: Partial<Record<TlsFileSetting, FileRead>>
   /** Every CA the node trusts: tls-ca-cert-file then tls-ca-cert-dir, as one PEM bundle. */
   caBundle?: Buffer
-  /** The certificates of tls-ca-cert-file alone (INFO tls describes those). */
-  caFileCerts: X509Certificate[]
+  /** tls-ca-cert-file's certificates, then tls-ca-cert-dir's. */
   caCerts: X509Certificate[]
   /** Problems the server would also hit: missing files, unusable CA files. */
   problems: Problem[]
@@ -28,7 +27,7 @@ export interface LocalMaterial {
 const MAX_DIR_FILES = 1000
 
 export async function readLocalMaterial(config: NodeTlsConfig): Promise<LocalMaterial> {
-  const material: LocalMaterial = {reads: {}, caFileCerts: [], caCerts: [], problems: [], notes: []}
+  const material: LocalMaterial = {reads: {}, caCerts: [], problems: [], notes: []}
   const names = Object.keys(config.files).filter((n) => n !== 'tls-ca-cert-dir') as TlsFileSetting[]
   await Promise.all(names.map(async (name) => {
     material.reads[name] = await readSetting(name, config.files[name]!)
@@ -38,14 +37,15 @@ export async function readLocalMaterial(config: NodeTlsConfig): Promise<LocalMat
     if ('unreadable' in read && name !== 'tls-cert-file') material.notes.push(`${read.unreadable}: not checked here (the server checks it when loading)`)
   }
   const caFile = material.reads['tls-ca-cert-file']
+  let fileCerts: X509Certificate[] = []
   if (caFile && 'data' in caFile) {
     try {
-      material.caFileCerts = toNodeCerts(parseCertificates(caFile.data, `tls-ca-cert-file ${config.files['tls-ca-cert-file']}`))
+      fileCerts = toNodeCerts(parseCertificates(caFile.data, `tls-ca-cert-file ${config.files['tls-ca-cert-file']}`))
     } catch (error) {
       material.problems.push({code: 'ca-unusable', message: (error as Error).message})
     }
   }
-  material.caCerts = [...material.caFileCerts, ...await readCaDir(config.files['tls-ca-cert-dir'], material)]
+  material.caCerts = [...fileCerts, ...await readCaDir(config.files['tls-ca-cert-dir'], material)]
   if (material.caCerts.length > 0) material.caBundle = Buffer.from(material.caCerts.map((c) => toPem('CERTIFICATE', c.raw)).join(''))
   return material
 }

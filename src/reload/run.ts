@@ -42,6 +42,8 @@ export interface NodeReport {
   /** Whether the node's files were read (and validated) here. */
   filesReadHere: boolean
   problems: Problem[]
+  /** Unchanged nodes serving an expired certificate, or one expiring within --min-days, with nothing newer on disk. */
+  warnings: string[]
   notes: string[]
   autoReloadInterval: number | null
   durationMs: number
@@ -52,8 +54,8 @@ export interface ReloadReport {
   discovery: {mode: Discovery['mode'] | 'node'; method: Discovery['method'] | null; seed: string | null; error: string | null}
   nodes: NodeReport[]
   summary: Record<Action, number> & {nodes: number; durationMs: number}
-  /** 'failed' (a node failed or was skipped after one, or discovery failed) > 'refused' > 'ok'. */
-  status: 'ok' | 'refused' | 'failed'
+  /** 'failed' (a node failed or was skipped after one, or discovery failed) > 'refused' > 'warning' > 'ok'. */
+  status: 'ok' | 'warning' | 'refused' | 'failed'
 }
 
 interface Planned {
@@ -191,7 +193,7 @@ async function processNode(p: Planned, options: ReloadOptions, settings: NodeSet
     // Files may have changed since the first look: validate what is there now, just before loading it.
     inspected = await inspectNode(p.target, session, settings, p.address)
     assessment = assessNode({node: inspected.view, material: inspected.material, peers, minDays: options.minDays, force: options.force, now: options.now})
-    const fresh = {before: summary(inspected.view.served), after: summary(inspected.view.served), onDisk: assessment.onDisk, problems: assessment.problems, notes: assessment.notes}
+    const fresh = {before: summary(inspected.view.served), after: summary(inspected.view.served), onDisk: assessment.onDisk, problems: assessment.problems, warnings: assessment.warnings ?? [], notes: assessment.notes}
     if (assessment.decision !== 'reload') return done(assessment.decision, assessment.reason, fresh)
     await configSet(session, inspected.view)
   } catch (error) {
@@ -244,6 +246,7 @@ function baseReport(p: Planned): NodeReport {
     onDisk: p.assessment?.onDisk ?? null,
     filesReadHere: p.inspected ? !('unreadable' in p.inspected.material) : false,
     problems: p.assessment?.problems ?? [],
+    warnings: p.assessment?.warnings ?? [],
     notes: p.assessment?.notes ?? [],
     autoReloadInterval: view?.config.autoReloadInterval ?? null,
     durationMs: 0,
@@ -263,7 +266,8 @@ function summarize(options: ReloadOptions, discovery: ReloadReport['discovery'],
     failed: count('failed'), skipped: count('skipped'), 'would-reload': count('would-reload'), durationMs: Date.now() - started,
   }
   const failed = summaryCounts.failed > 0 || summaryCounts.skipped > 0 || discovery.error !== null
-  return {dryRun: Boolean(options.dryRun), discovery, nodes, summary: summaryCounts, status: failed ? 'failed' : summaryCounts.refused > 0 ? 'refused' : 'ok'}
+  const warned = nodes.some((n) => n.warnings.length > 0)
+  return {dryRun: Boolean(options.dryRun), discovery, nodes, summary: summaryCounts, status: failed ? 'failed' : summaryCounts.refused > 0 ? 'refused' : warned ? 'warning' : 'ok'}
 }
 
 function sleepUntil(deadline: number): Promise<void> {

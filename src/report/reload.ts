@@ -30,6 +30,7 @@ export function renderReload(report: ReloadReport, options: {quiet: boolean}): s
     if (n.problems.length > 1 || (n.action === 'refused' && n.problems.length === 1 && !n.reason.startsWith(n.problems[0]!.message))) {
       lines.push(...n.problems.map((p) => chalk.yellow(`    - ${p.message}`)))
     }
+    lines.push(...n.warnings.map((w) => chalk.yellow(`    warning: ${w}`)))
     lines.push(...n.notes.map((note) => chalk.dim(`    note: ${note}`)))
   }
   const counts = (['reloaded', 'would-reload', 'unchanged', 'refused', 'failed', 'skipped'] as const).filter((a) => s[a] > 0).map((a) => `${s[a]} ${a}`)

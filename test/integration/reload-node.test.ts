@@ -184,6 +184,12 @@ describe('valkey-tls reload, one Valkey 9.1 node (encrypted key, client certific
     }
   })
 
+  it('nothing newer on disk, but the served certificate expires within --min-days: exit 9, said even with --quiet', async () => {
+    const text = await runCli(['reload', ...args(), '--cacert', pki.caCert, '--cert', admin.cert, '--key', admin.key, '--lock-file', join(root, 'lock'), '--min-days', '400', '--quiet'])
+    expect(text.code).toBe(9)
+    expect(text.stdout).toMatch(/^unchanged .*\n {4}warning: .*within --min-days 400, and it is the certificate being served: renew it\n/)
+  })
+
   it('--nodes: each listed node in order; a closed port is a failed line, exit 6', async () => {
     const closed = await freePort(false)
     const result = await runCli(['reload', '--nodes', `127.0.0.1:${node.port},127.0.0.1:${closed}`, '--cacert', pki.caCert, '--cert', admin.cert, '--key', admin.key, '--lock-file', join(root, 'lock'), '--json'])

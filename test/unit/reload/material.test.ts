@@ -1,0 +1,146 @@
+import {X509Certificate} from 'node:crypto'
+import {chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {beforeAll, describe, expect, it} from 'vitest'
+
+import type {NodeTlsConfig} from '../../../src/reload/config.js'
+import {readLocalMaterial} from '../../../src/reload/material.js'
+import {useTempDirs} from '../../helpers/temp.js'
+import {type Ca, certOf, issueCert, type KeyPair, makeCa} from './certs.js'
+
+const tempDir = useTempDirs('vtls-material')
+const isRoot = process.getuid?.() === 0
+
+const config = (files: NodeTlsConfig['files']): NodeTlsConfig => ({files, tlsCluster: false, autoReloadInterval: null, loaded: {}})
+const fingerprints = (certs: X509Certificate[]) => certs.map((c) => c.fingerprint256)
+
+let pkiDir: string
+let caA: Ca
+let caB: Ca
+let server: KeyPair
+
+beforeAll(async () => {
+  // Lives for the whole file (useTempDirs cleans after each test).
+  pkiDir = mkdtempSync(join(tmpdir(), 'vtls-material-pki-'))
+  ;[caA, caB] = await Promise.all([makeCa(join(pkiDir, 'a')), makeCa(join(pkiDir, 'b'))])
+  server = await issueCert(caA, join(pkiDir, 'a'), 'server')
+  return () => rmSync(pkiDir, {recursive: true, force: true})
+})
+
+describe('readLocalMaterial', () => {
+  it('reads the files of every setting, and the CA file as certificates', async () => {
+    const m = await readLocalMaterial(config({'tls-cert-file': server.cert, 'tls-key-file': server.key, 'tls-ca-cert-file': caA.cert}))
+    expect(m.problems).toEqual([])
+    expect(m.notes).toEqual([])
+    const key = m.reads['tls-key-file']
+    expect(key && 'data' in key && key.data.equals(readFileSync(server.key))).toBe(true)
+    const cert = m.reads['tls-cert-file']
+    expect(cert && 'data' in cert && cert.data.equals(readFileSync(server.cert))).toBe(true)
+    expect(fingerprints(m.caCerts)).toEqual([certOf(caA.cert).fingerprint256])
+    // The bundle is PEM of the same CA.
+    expect(new X509Certificate(m.caBundle!).fingerprint256).toBe(certOf(caA.cert).fingerprint256)
+  })
+
+  it('reports a missing file as file-unusable, naming it', async () => {
+    const missing = join(tempDir(), 'nope.key')
+    const m = await readLocalMaterial(config({'tls-cert-file': server.cert, 'tls-key-file': missing}))
+    expect(m.problems).toHaveLength(1)
+    expect(m.problems[0]!.code).toBe('file-unusable')
+    expect(m.problems[0]!.message).toContain(missing)
+    expect(m.problems[0]!.message).toContain('no such file')
+    expect(m.reads['tls-key-file']).toEqual({problem: m.problems[0]})
+    expect(m.reads['tls-cert-file']).toHaveProperty('data')
+  })
+
+  it('reports an empty file as file-unusable', async () => {
+    const empty = join(tempDir(), 'empty.crt')
+    writeFileSync(empty, '')
+    const m = await readLocalMaterial(config({'tls-cert-file': empty}))
+    expect(m.problems.map((p) => p.code)).toEqual(['file-unusable'])
+    expect(m.problems[0]!.message).toMatch(/empty/)
+  })
+
+  it('reads a CA folder: its certificate files, skipping other files and subfolders', async () => {
+    const dir = join(tempDir(), 'cas')
+    mkdirSync(join(dir, 'sub'), {recursive: true})
+    copyFileSync(caA.cert, join(dir, 'a.pem'))
+    writeFileSync(join(dir, 'README'), 'not a certificate\n')
+    copyFileSync(caB.cert, join(dir, 'sub', 'b.pem')) // not read: OpenSSL does not descend either
+    const m = await readLocalMaterial(config({'tls-cert-file': server.cert, 'tls-ca-cert-dir': dir}))
+    expect(m.problems).toEqual([])
+    expect(fingerprints(m.caCerts)).toEqual([certOf(caA.cert).fingerprint256])
+    expect(m.caBundle).toBeDefined()
+    expect(m.reads).not.toHaveProperty('tls-ca-cert-dir') // a folder is not read as a file
+  })
+
+  it('follows a symbolic link in a CA folder (c_rehash makes those)', async () => {
+    const dir = join(tempDir(), 'hashed')
+    mkdirSync(dir)
+    symlinkSync(caB.cert, join(dir, 'abcd1234.0'))
+    const m = await readLocalMaterial(config({'tls-ca-cert-dir': dir}))
+    expect(fingerprints(m.caCerts)).toEqual([certOf(caB.cert).fingerprint256])
+  })
+
+  it('puts the CA file first, then the folder, and keeps the file\'s certificates apart', async () => {
+    const root = tempDir()
+    const dir = join(root, 'cas')
+    mkdirSync(dir)
+    copyFileSync(caB.cert, join(dir, 'b.pem'))
+    const file = join(root, 'bundle.pem')
+    writeFileSync(file, readFileSync(caA.cert, 'utf8') + readFileSync(caB.cert, 'utf8'))
+    const m = await readLocalMaterial(config({'tls-ca-cert-file': file, 'tls-ca-cert-dir': dir}))
+    const [a, b] = [certOf(caA.cert).fingerprint256, certOf(caB.cert).fingerprint256]
+    expect(fingerprints(m.caCerts)).toEqual([a, b, b])
+    expect(m.caBundle!.toString().match(/BEGIN CERTIFICATE/g)).toHaveLength(3)
+  })
+
+  it('reports a CA file that holds no certificate as ca-unusable, with no CAs', async () => {
+    const garbage = join(tempDir(), 'ca.pem')
+    writeFileSync(garbage, 'this is not a certificate at all\n')
+    const m = await readLocalMaterial(config({'tls-cert-file': server.cert, 'tls-ca-cert-file': garbage}))
+    expect(m.problems.map((p) => p.code)).toEqual(['ca-unusable'])
+    expect(m.problems[0]!.message).toContain(garbage)
+    expect(m.caCerts).toEqual([])
+    expect(m.caBundle).toBeUndefined()
+  })
+
+  it('reports a CA file holding a private key as ca-unusable', async () => {
+    const m = await readLocalMaterial(config({'tls-ca-cert-file': server.key}))
+    expect(m.problems.map((p) => p.code)).toEqual(['ca-unusable'])
+    expect(m.problems[0]!.message).toMatch(/private key/)
+  })
+
+  it('reports a missing CA folder as file-unusable', async () => {
+    const missing = join(tempDir(), 'no-such-dir')
+    const m = await readLocalMaterial(config({'tls-ca-cert-dir': missing}))
+    expect(m.problems).toEqual([{code: 'file-unusable', message: `cannot read tls-ca-cert-dir ${missing}: no such directory`}])
+  })
+
+  describe.skipIf(isRoot)('files this user may not read (not as root: root reads everything)', () => {
+    it('notes an unreadable key (the server may still read it) instead of a problem', async () => {
+      const dir = tempDir()
+      const key = join(dir, 'server.key')
+      copyFileSync(server.key, key)
+      chmodSync(key, 0o000)
+      const m = await readLocalMaterial(config({'tls-cert-file': server.cert, 'tls-key-file': key}))
+      expect(m.problems).toEqual([])
+      expect(m.reads['tls-key-file']).toEqual({unreadable: `tls-key-file ${key}: permission denied here`})
+      expect(m.notes).toEqual([`tls-key-file ${key}: permission denied here: not checked here (the server checks it when loading)`])
+    })
+
+    it('leaves an unreadable tls-cert-file to assessNode (no note), and notes an unreadable CA folder', async () => {
+      const dir = tempDir()
+      const cert = join(dir, 'server.crt')
+      copyFileSync(server.cert, cert)
+      chmodSync(cert, 0o000)
+      const cas = join(dir, 'cas')
+      mkdirSync(cas, {mode: 0o000})
+      const m = await readLocalMaterial(config({'tls-cert-file': cert, 'tls-ca-cert-dir': cas}))
+      expect(m.problems).toEqual([])
+      expect(m.reads['tls-cert-file']).toHaveProperty('unreadable')
+      expect(m.notes).toEqual([`tls-ca-cert-dir ${cas}: permission denied here: not checked`])
+    })
+  })
+})
