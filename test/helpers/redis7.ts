@@ -5,7 +5,8 @@
  * Valkey >= 9.1 refuses it).
  *
  * Reuses the Valkey harness (test/helpers/valkey.ts) for free ports, temp
- * folders and the TLS RESP client. Cleanup mirrors it: importing this module
+ * folders and the TLS RESP client, and its process handling
+ * (test/helpers/server-process.ts). Cleanup mirrors it: importing this module
  * from a test file registers an afterAll() that stops every Redis started by
  * this file (`stopAllRedis7()` does it on demand), a process 'exit' handler
  * SIGKILLs leftovers, and every pid is recorded in <runDir>/pids so the
@@ -13,16 +14,15 @@
  * the config file, which lives in the run folder whose name contains
  * "valkey", as killRecordedServers() requires).
  */
-import {execFile, spawn, type ChildProcess} from 'node:child_process'
-import {existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync} from 'node:fs'
+import {execFile, type ChildProcess} from 'node:child_process'
 import {writeFile} from 'node:fs/promises'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {afterAll, inject} from 'vitest'
+import {afterAll} from 'vitest'
+import {killOnExit, ServerProcess, spawnServer, type ProbeConnection} from './server-process.js'
 import {
   freePort,
   makeTempDir,
-  parseInfo,
   RespError,
   TlsRespClient,
   type Resp,
@@ -90,125 +90,27 @@ export interface Redis7Handle {
   logTail(lines?: number): string
 }
 
-// ---------------------------------------------------------------------------
-// pid recording (same layout as test/helpers/valkey.ts, read by global-setup.ts)
-
-function pidDir(): string | undefined {
-  let runDir = ''
-  try {
-    runDir = inject('valkeyRunDir') || ''
-  } catch {
-    // not in a vitest worker
-  }
-  runDir ||= process.env.VALKEY_TLS_TEST_RUN_DIR || ''
-  return runDir && existsSync(runDir) ? join(runDir, 'pids') : undefined
-}
-
-function recordPid(pid: number): void {
-  const d = pidDir()
-  if (!d) return
-  try {
-    mkdirSync(d, {recursive: true})
-    writeFileSync(join(d, String(pid)), '')
-  } catch {
-    // best effort
-  }
-}
-
-function unrecordPid(pid: number): void {
-  const d = pidDir()
-  if (!d) return
-  try {
-    unlinkSync(join(d, String(pid)))
-  } catch {
-    // best effort
-  }
-}
-
-// ---------------------------------------------------------------------------
-
 const registry = new Set<Redis7>()
-let exitHookInstalled = false
-function installExitHook(): void {
-  if (exitHookInstalled) return
-  exitHookInstalled = true
-  process.on('exit', () => {
-    for (const h of registry) h.forceKillSync()
-  })
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 /** Quote a value for the Redis config parser. */
 function q(value: string): string {
   return /[\s"'\\]/.test(value) || value === '' ? `"${value.replace(/(["\\])/g, '\\$1')}"` : value
 }
 
-class Redis7 implements Redis7Handle {
-  readonly exited: Promise<void>
-  private status: {code: number | null; signal: NodeJS.Signals | null} | undefined
-  private early = ''
-  private stopping: Promise<void> | undefined
-
+class Redis7 extends ServerProcess implements Redis7Handle {
   constructor(
     child: ChildProcess,
-    readonly pid: number,
+    pid: number,
     readonly port: number,
     readonly dir: string,
-    readonly logFile: string,
+    logFile: string,
     private readonly caCert: string,
   ) {
-    const collect = (d: Buffer): void => {
-      this.early = (this.early + d.toString()).slice(-16_384)
-    }
-    child.stdout?.on('data', collect)
-    child.stderr?.on('data', collect)
-    this.exited = new Promise((res) => {
-      child.once('exit', (code, signal) => {
-        this.status = {code, signal}
-        registry.delete(this)
-        unrecordPid(pid)
-        res()
-      })
-    })
-    child.unref()
-    ;(child.stdout as unknown as {unref?: () => void})?.unref?.()
-    ;(child.stderr as unknown as {unref?: () => void})?.unref?.()
+    super(child, pid, logFile, 'redis-server (Redis 7)', registry)
   }
 
-  exitStatus(): {code: number | null; signal: NodeJS.Signals | null} | undefined {
-    return this.status
-  }
-
-  stop(graceMs = 3000): Promise<void> {
-    this.stopping ??= (async () => {
-      if (this.status) return
-      try {
-        process.kill(this.pid, 'SIGTERM')
-      } catch {
-        // already gone
-      }
-      const timer = setTimeout(() => {
-        try {
-          process.kill(this.pid, 'SIGKILL')
-        } catch {
-          // gone
-        }
-      }, graceMs)
-      await this.exited
-      clearTimeout(timer)
-    })()
-    return this.stopping
-  }
-
-  forceKillSync(): void {
-    if (this.status) return
-    try {
-      process.kill(this.pid, 'SIGKILL')
-    } catch {
-      // gone
-    }
-    unrecordPid(this.pid)
+  protected override connect(timeoutMs: number): Promise<ProbeConnection> {
+    return TlsRespClient.connect(this.clientOptions({timeoutMs}))
   }
 
   clientOptions(overrides: Partial<TlsClientOptions> = {}): TlsClientOptions {
@@ -228,55 +130,11 @@ class Redis7 implements Redis7Handle {
     const r = await this.command('CONFIG', 'SET', ...args)
     return r instanceof RespError ? `-${r.message}` : String(r)
   }
-
-  logTail(lines = 40): string {
-    let log = ''
-    try {
-      log = readFileSync(this.logFile, 'utf8')
-    } catch {
-      // not created yet
-    }
-    const tail = log.split('\n').slice(-lines - 1).join('\n').trimEnd()
-    const early = this.early.trim()
-    return [tail && `--- ${this.logFile} (tail) ---\n${tail}`, early && `--- stdout/stderr ---\n${early}`]
-      .filter(Boolean)
-      .join('\n')
-  }
-}
-
-async function waitReady(h: Redis7, deadline: number): Promise<void> {
-  let lastError: unknown
-  let exited = false
-  void h.exited.then(() => (exited = true))
-  while (Date.now() < deadline && !exited) {
-    try {
-      const c = await TlsRespClient.connect(h.clientOptions({timeoutMs: Math.max(500, Math.min(2000, deadline - Date.now()))}))
-      try {
-        const r = await c.command('PING')
-        if (r !== 'PONG') throw new Error(`PING answered ${JSON.stringify(r)}`)
-        // Our process, not someone else's server that won a port race.
-        const pid = Number(parseInfo(String(await c.command('INFO', 'server'))).process_id)
-        if (pid === h.pid) return
-        throw new Error(`port ${h.port} is served by pid ${pid}, not ${h.pid}`)
-      } finally {
-        c.close()
-      }
-    } catch (e) {
-      lastError = e
-    }
-    await sleep(50)
-  }
-  await sleep(20) // let 'exit' land if it is about to
-  const st = h.exitStatus()
-  const why = st
-    ? `exited early (code ${st.code}, signal ${st.signal})`
-    : `did not accept TLS connections in time (last error: ${(lastError as Error | undefined)?.message ?? 'none'})`
-  throw new Error(`redis-server (Redis 7) pid ${h.pid} on 127.0.0.1:${h.port} ${why}\n${h.logTail(30)}`)
 }
 
 async function startOnce(opts: StartRedis7Options, attempt: number): Promise<Redis7> {
   const server = await ensureRedis7()
-  installExitHook()
+  killOnExit(registry)
   const port = await freePort(false)
   // Config and log always live in the run folder (see the header comment).
   const own = await makeTempDir(`redis7-${port}`)
@@ -301,16 +159,10 @@ async function startOnce(opts: StartRedis7Options, attempt: number): Promise<Red
   ]
   await writeFile(configFile, '# generated by test/helpers/redis7.ts\n' + cfg.map(([k, v]) => `${k} ${v}`).join('\n') + '\n')
 
-  const child = spawn(server, [configFile], {cwd: dir, stdio: ['ignore', 'pipe', 'pipe']})
-  const pid = await new Promise<number>((res, rej) => {
-    child.once('spawn', () => res(child.pid!))
-    child.once('error', rej)
-  })
-  recordPid(pid)
+  const {child, pid} = await spawnServer(server, [configFile], dir)
   const h = new Redis7(child, pid, port, dir, logFile, opts.caCert)
-  registry.add(h)
   try {
-    await waitReady(h, Date.now() + (opts.readyTimeoutMs ?? 10_000))
+    await h.waitReady(Date.now() + (opts.readyTimeoutMs ?? 10_000))
   } catch (e) {
     await h.stop(500)
     // Port taken between probing and binding: retry on a fresh one.

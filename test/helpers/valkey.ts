@@ -14,21 +14,24 @@
  * SIGKILLs whatever is left. Every pid is also recorded in <runDir>/pids: the
  * globalSetup teardown kills whatever is still recorded, and its detached
  * watchdog does the same if the vitest process dies without a teardown.
+ * The process side (spawn, exit tracking, pid recording, stop) lives in
+ * test/helpers/server-process.ts, shared with test/helpers/redis7.ts.
  */
-import {spawn, execFile, type ChildProcess} from 'node:child_process'
-import {existsSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync, mkdirSync} from 'node:fs'
+import {execFile, type ChildProcess} from 'node:child_process'
+import {existsSync, readFileSync, rmSync} from 'node:fs'
 import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {createServer, createConnection} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {connect as tlsConnect, type TLSSocket} from 'node:tls'
 import {afterAll, afterEach, inject} from 'vitest'
+import {killOnExit, runDir, ServerProcess, sleep, spawnServer, type ProbeConnection} from './server-process.js'
 
 // ---------------------------------------------------------------------------
 // Environment
 
 /** Value provided by the globalSetup; undefined outside vitest or when nothing was provided. */
-function injected(key: 'valkeyServer' | 'valkeyCli' | 'valkeyError' | 'valkeyRunDir'): string | undefined {
+function injected(key: 'valkeyServer' | 'valkeyCli' | 'valkeyError'): string | undefined {
   try {
     return inject(key)
   } catch {
@@ -63,8 +66,8 @@ let baseDirPromise: Promise<string> | undefined
 /** Root of this worker's temp folders (inside the run folder when provided). */
 function baseDir(): Promise<string> {
   baseDirPromise ??= (async () => {
-    const runDir = injected('valkeyRunDir') || process.env.VALKEY_TLS_TEST_RUN_DIR || ''
-    if (runDir && existsSync(runDir)) return runDir
+    const d = runDir()
+    if (d && existsSync(d)) return d
     return tmpdir()
   })()
   return baseDirPromise
@@ -87,32 +90,6 @@ export async function removeTempDirs(): Promise<void> {
   if (keepDirs()) return
   await Promise.all([...tempDirs].map((d) => rm(d, {recursive: true, force: true, maxRetries: 3})))
   tempDirs.clear()
-}
-
-function pidDir(): string | undefined {
-  const runDir = injected('valkeyRunDir') || process.env.VALKEY_TLS_TEST_RUN_DIR || ''
-  return runDir && existsSync(runDir) ? join(runDir, 'pids') : undefined
-}
-
-function recordPid(pid: number): void {
-  const d = pidDir()
-  if (!d) return
-  try {
-    mkdirSync(d, {recursive: true})
-    writeFileSync(join(d, String(pid)), '')
-  } catch {
-    // best effort
-  }
-}
-
-function unrecordPid(pid: number): void {
-  const d = pidDir()
-  if (!d) return
-  try {
-    unlinkSync(join(d, String(pid)))
-  } catch {
-    // best effort
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -470,94 +447,29 @@ function renderConfig(cfg: ValkeyConfig): string {
   return lines.join('\n') + '\n'
 }
 
-class Handle implements ValkeyHandle {
+class Handle extends ServerProcess implements ValkeyHandle {
   readonly host = '127.0.0.1' as const
-  readonly exited: Promise<void>
-  private status: {code: number | null; signal: NodeJS.Signals | null} | undefined
-  private early = ''
-  private paused = false
-  private stopping: Promise<void> | undefined
 
   constructor(
-    readonly child: ChildProcess,
-    readonly pid: number,
+    child: ChildProcess,
+    pid: number,
     readonly port: number,
     readonly clusterPort: number | undefined,
     readonly dir: string,
-    readonly logFile: string,
+    logFile: string,
     readonly configFile: string,
     readonly tls: ValkeyTls,
     private readonly cfg: ValkeyConfig,
   ) {
-    const collect = (d: Buffer): void => {
-      this.early = (this.early + d.toString()).slice(-16_384)
-    }
-    child.stdout?.on('data', collect)
-    child.stderr?.on('data', collect)
-    this.exited = new Promise((res) => {
-      child.once('exit', (code, signal) => {
-        this.status = {code, signal}
-        registry.delete(this)
-        unrecordPid(pid)
-        res()
-      })
-    })
-    // Do not let a forgotten server keep the worker alive; exit handlers still kill it.
-    child.unref()
-    ;(child.stdout as unknown as {unref?: () => void})?.unref?.()
-    ;(child.stderr as unknown as {unref?: () => void})?.unref?.()
+    super(child, pid, logFile, 'valkey-server', registry)
+  }
+
+  protected override connect(timeoutMs: number): Promise<ProbeConnection> {
+    return TlsRespClient.connect(this.clientOptions({timeoutMs}))
   }
 
   config(): ValkeyConfig {
     return structuredClone(this.cfg)
-  }
-
-  exitStatus(): {code: number | null; signal: NodeJS.Signals | null} | undefined {
-    return this.status
-  }
-
-  signal(sig: NodeJS.Signals): void {
-    if (this.status) throw new Error(`valkey-server ${this.pid} has already exited`)
-    process.kill(this.pid, sig)
-    if (sig === 'SIGSTOP' || sig === 'SIGTSTP') this.paused = true
-    if (sig === 'SIGCONT') this.paused = false
-  }
-
-  stop(graceMs = 3000): Promise<void> {
-    this.stopping ??= (async () => {
-      if (this.status) return
-      if (!this.paused) {
-        // Valkey reaps finished fork children (e.g. the RDB-to-replicas child)
-        // from serverCron; killing it first leaves them as zombies adopted by
-        // init. Give it a moment to reap.
-        const until = Date.now() + 1000
-        while (Date.now() < until && childProcesses(this.pid).some((c) => c.state === 'Z')) await sleep(50)
-      }
-      const kids = childProcesses(this.pid).map((c) => c.pid)
-      try {
-        // A stopped process only acts on SIGTERM once continued.
-        if (this.paused) process.kill(this.pid, 'SIGCONT')
-        process.kill(this.pid, 'SIGTERM')
-      } catch {
-        // already gone
-      }
-      const timer = setTimeout(() => {
-        killQuietly(this.pid, 'SIGCONT')
-        killQuietly(this.pid, 'SIGKILL')
-      }, graceMs)
-      await this.exited
-      clearTimeout(timer)
-      // Fork children must not outlive the server: kill survivors, then wait
-      // (bounded) until init has reaped them.
-      const until = Date.now() + 2000
-      for (;;) {
-        const alive = kids.map((k) => ({pid: k, state: procState(k)})).filter((k) => k.state !== undefined)
-        if (alive.length === 0 || Date.now() > until) break
-        for (const k of alive) if (k.state !== 'Z') killQuietly(k.pid, 'SIGKILL')
-        await sleep(50)
-      }
-    })()
-    return this.stopping
   }
 
   clientOptions(overrides: Partial<TlsClientOptions> = {}): TlsClientOptions {
@@ -584,72 +496,6 @@ class Handle implements ValkeyHandle {
     ]
     return runValkeyCli([...base, ...args], opts.timeoutMs)
   }
-
-  logTail(lines = 40): string {
-    let log = ''
-    try {
-      log = readFileSync(this.logFile, 'utf8')
-    } catch {
-      // not created yet
-    }
-    const tail = log.split('\n').slice(-lines - 1).join('\n').trimEnd()
-    const early = this.early.trim()
-    return [tail && `--- ${this.logFile} (tail) ---\n${tail}`, early && `--- stdout/stderr ---\n${early}`]
-      .filter(Boolean)
-      .join('\n')
-  }
-
-  forceKillSync(): void {
-    if (this.status) return
-    for (const c of childProcesses(this.pid)) killQuietly(c.pid, 'SIGKILL')
-    try {
-      process.kill(this.pid, 'SIGCONT')
-      process.kill(this.pid, 'SIGKILL')
-    } catch {
-      // gone
-    }
-    unrecordPid(this.pid)
-  }
-}
-
-/** State letter (R, S, Z, ...) of a process, undefined when it does not exist. */
-function procState(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
-  } catch {
-    return undefined
-  }
-}
-
-/** Direct children of `pid` (Linux /proc scan; empty elsewhere). */
-function childProcesses(pid: number): Array<{pid: number; state: string}> {
-  const out: Array<{pid: number; state: string}> = []
-  let entries: string[]
-  try {
-    entries = readdirSync('/proc')
-  } catch {
-    return out
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8')
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      if (Number(rest[1]) === pid) out.push({pid: Number(e), state: rest[0]!})
-    } catch {
-      // raced with exit
-    }
-  }
-  return out
-}
-
-function killQuietly(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig)
-  } catch {
-    // gone
-  }
 }
 
 /** Run valkey-cli with the given full argument list; resolves with stdout. */
@@ -666,47 +512,10 @@ export function runValkeyCli(args: string[], timeoutMs = 30_000): Promise<string
   })
 }
 
-let exitHookInstalled = false
 function installExitHook(): void {
-  if (exitHookInstalled) return
-  exitHookInstalled = true
-  process.on('exit', () => {
-    for (const h of registry) h.forceKillSync()
+  killOnExit(registry, () => {
     if (!keepDirs()) for (const d of [...ownedDirs, ...tempDirs]) rmSync(d, {recursive: true, force: true})
   })
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-async function waitReady(h: Handle, deadline: number): Promise<void> {
-  let lastError: unknown
-  let exited = false
-  void h.exited.then(() => (exited = true))
-  while (Date.now() < deadline) {
-    if (exited) break
-    try {
-      const c = await TlsRespClient.connect(h.clientOptions({timeoutMs: Math.max(500, Math.min(2000, deadline - Date.now()))}))
-      try {
-        const r = await c.command('PING')
-        if (r !== 'PONG') throw new Error(`PING answered ${JSON.stringify(r)}`)
-        // Make sure it is our process, not someone else's server that won a port race.
-        const pid = Number(parseInfo(String(await c.command('INFO', 'server'))).process_id)
-        if (pid === h.pid) return
-        throw new Error(`port ${h.port} is served by pid ${pid}, not ${h.pid}`)
-      } finally {
-        c.close()
-      }
-    } catch (e) {
-      lastError = e
-    }
-    await sleep(50)
-  }
-  await sleep(20) // let 'exit' land if it is about to
-  const st = h.exitStatus()
-  const why = st
-    ? `exited early (code ${st.code}, signal ${st.signal})`
-    : `not ready in time (last error: ${(lastError as Error | undefined)?.message ?? 'none'})`
-  throw new Error(`valkey-server pid ${h.pid} on 127.0.0.1:${h.port} ${why}\n${h.logTail(30)}`)
 }
 
 async function startOnce(opts: StartValkeyOptions, attempt: number): Promise<Handle> {
@@ -752,17 +561,11 @@ async function startOnce(opts: StartValkeyOptions, attempt: number): Promise<Han
   const cfg = mergeConfig(defaults, opts.config)
   await writeFile(configFile, renderConfig(cfg))
 
-  const child = spawn(server, [configFile], {cwd: dir, stdio: ['ignore', 'pipe', 'pipe']})
-  const pid = await new Promise<number>((res, rej) => {
-    child.once('spawn', () => res(child.pid!))
-    child.once('error', rej)
-  })
-  recordPid(pid)
+  const {child, pid} = await spawnServer(server, [configFile], dir)
   const h = new Handle(child, pid, port, clusterPort, dir, logFile, configFile, opts.tls, cfg)
-  registry.add(h)
   if (opts.waitReady === false) return h
   try {
-    await waitReady(h, Date.now() + (opts.readyTimeoutMs ?? 10_000))
+    await h.waitReady(Date.now() + (opts.readyTimeoutMs ?? 10_000))
   } catch (e) {
     await h.stop(500)
     const msg = (e as Error).message

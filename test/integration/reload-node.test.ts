@@ -42,6 +42,8 @@ const files = {cert: join(root, 'live', 'server.crt'), key: join(root, 'live', '
 
 const fingerprintOf = (path: string) => new X509Certificate(readFileSync(path)).fingerprint256
 const serialOf = (path: string) => new X509Certificate(readFileSync(path)).serialNumber.replace(/^0+/, '')
+/** INFO tls pads serials with leading zeros; Node does not always. */
+const infoSerial = async (node: ValkeyHandle, field: string) => parseInfo(String(await node.command('INFO', 'tls')))[field]!.replace(/^0+/, '')
 
 function encryptKey(key: string, out: string, pass: string) {
   execFileSync('openssl', ['pkey', '-in', key, '-aes256', '-passout', `pass:${pass}`, '-out', out])
@@ -146,7 +148,7 @@ describe('valkey-tls reload, one Valkey 9.1 node (encrypted key, client certific
     const {code, node: n} = await reload(args())
     expect([code, n.action]).toEqual([0, 'reloaded'])
     expect(n.reason).toContain('tls-client-cert-file holds a different certificate than the one loaded')
-    expect(parseInfo(String(await node.command('INFO', 'tls'))).tls_client_cert_serial).toBe(serialOf(client2.cert))
+    expect(await infoSerial(node, 'tls_client_cert_serial')).toBe(serialOf(client2.cert))
     expect(await sets()).toBe(before + 1)
     expect((await reload(args())).node.action).toBe('unchanged')
   })
@@ -156,8 +158,8 @@ describe('valkey-tls reload, one Valkey 9.1 node (encrypted key, client certific
     writeFileSync(files.ca, readFileSync(pki.caCert, 'utf8') + readFileSync(extra.cert, 'utf8'))
     const {code, node: n} = await reload(args())
     expect([code, n.action]).toEqual([0, 'reloaded'])
-    expect(n.reason).toContain('tls-ca-cert-file holds different CAs than the ones loaded')
-    expect(parseInfo(String(await node.command('INFO', 'tls'))).tls_ca_cert_serial).toBe(serialOf(extra.cert))
+    expect(n.reason).toContain('the CA files hold different CAs than the ones loaded')
+    expect(await infoSerial(node, 'tls_ca_cert_serial')).toBe(serialOf(extra.cert))
     expect((await reload(args())).node.action).toBe('unchanged')
   })
 
