@@ -7,7 +7,7 @@ import {BaseCommand} from '../base-command.js'
 import {parseNodeList} from '../cluster/discover.js'
 import {ExitCode, usageError} from '../errors.js'
 import {connectionFlags} from '../flags/connection.js'
-import {acquireLock, type Lock} from '../reload/lock.js'
+import {acquireLock} from '../reload/lock.js'
 import {type ReloadReport, runReload} from '../reload/run.js'
 import {renderReload} from '../report/reload.js'
 import {passwordFromEnvironment, resolveConnection} from '../server/options.js'
@@ -72,7 +72,7 @@ Per node: reloaded, unchanged, refused, failed, skipped (or would-reload with --
         parallel: flags.parallel, deadlineMs: flags.deadline * 1000,
       })
     } finally {
-      await release(lock)
+      await lock?.release()
       process.off('SIGINT', onSignal).off('SIGTERM', onSignal)
     }
     if (!this.jsonEnabled()) {
@@ -84,8 +84,4 @@ Per node: reloaded, unchanged, refused, failed, skipped (or would-reload with --
     if (report.status === 'warning') this.exit(ExitCode.warning)
     return report
   }
-}
-
-async function release(lock: Lock | undefined): Promise<void> {
-  await lock?.release()
 }

@@ -1,3 +1,5 @@
+import {X509Certificate} from 'node:crypto'
+
 import {inputError} from '../errors.js'
 import {splitPem} from './pem.js'
 import {x509} from './x509.js'
@@ -20,6 +22,11 @@ export function parseCertificates(data: Buffer, what: string): x509.X509Certific
     }
     return parseDer(block.der, blocks.length > 1 ? `${what} (certificate ${i + 1})` : what)
   })
+}
+
+/** parseCertificates, as Node's X509Certificate (for chain building, signatures and key checks). */
+export function parseNodeCertificates(data: Buffer, what: string): X509Certificate[] {
+  return parseCertificates(data, what).map((c) => new X509Certificate(Buffer.from(c.rawData)))
 }
 
 function parseDer(der: Uint8Array<ArrayBuffer>, what: string): x509.X509Certificate {

@@ -1,6 +1,6 @@
-import {createPrivateKey, type KeyObject, X509Certificate} from 'node:crypto'
+import {createPrivateKey, type KeyObject, type X509Certificate} from 'node:crypto'
 
-import {parseCertificates} from './parse.js'
+import {parseNodeCertificates} from './parse.js'
 
 const DAY_MS = 86_400_000
 
@@ -50,8 +50,12 @@ export interface VerifyResult {
  * Unreadable or malformed files throw input errors; everything else is a listed problem.
  */
 export function verifyCertificate(input: VerifyInput): VerifyResult {
+  return verifyChain(parseNodeCertificates(input.certPem, input.certPath), input)
+}
+
+/** verifyCertificate for a chain already parsed from `input.certPem` (leaf first). */
+export function verifyChain(chain: X509Certificate[], input: VerifyInput): VerifyResult {
   const now = input.now ?? new Date()
-  const chain = parseCertificates(input.certPem, input.certPath).map((c) => new X509Certificate(Buffer.from(c.rawData)))
   const leaf = chain[0]!
   const problems: Problem[] = []
   const notBefore = new Date(leaf.validFrom)
@@ -74,7 +78,7 @@ export function verifyCertificate(input: VerifyInput): VerifyResult {
 
   let chainVerified: boolean | null = null
   if (input.caPem) {
-    const cas = parseCertificates(input.caPem, input.caPath ?? 'CA').map((c) => new X509Certificate(Buffer.from(c.rawData)))
+    const cas = parseNodeCertificates(input.caPem, input.caPath ?? 'CA')
     const path = buildChain(leaf, chain.slice(1), cas)
     chainVerified = path !== undefined
     if (!path) problems.push({code: 'untrusted', message: `${input.certPath} (issued by ${leaf.issuer.replace(/\n/g, ', ')}) does not chain to ${input.caPath ?? 'the CA'}`})

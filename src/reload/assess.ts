@@ -2,11 +2,10 @@ import type {X509Certificate} from 'node:crypto'
 
 import {ValkeyTlsError} from '../errors.js'
 import type {ServedCertificate} from '../probe/handshake.js'
-import {buildChain, type Problem, verifyCertificate, type VerifyInput, type VerifyResult} from '../pki/verify.js'
+import {parseNodeCertificates} from '../pki/parse.js'
+import {buildChain, type Problem, verifyChain, type VerifyInput, type VerifyResult} from '../pki/verify.js'
 import {type NodeTlsConfig, normalizeSerial} from './config.js'
 import type {LocalMaterial} from './material.js'
-import {toNodeCerts} from './material.js'
-import {parseCertificates} from '../pki/parse.js'
 
 export interface CertSummary {
   subject: string
@@ -121,9 +120,10 @@ function validate(input: VerifyInput, problems: Problem[]): Validated | undefine
       problems.push({code: 'cert-unusable', message: `${input.certPath} is not PEM (the server only loads PEM)`})
       return undefined
     }
-    const result = verifyCertificate(input)
+    const chain = parseNodeCertificates(input.certPem, input.certPath)
+    const result = verifyChain(chain, input)
     problems.push(...result.problems)
-    return {result, chain: toNodeCerts(parseCertificates(input.certPem, input.certPath))}
+    return {result, chain}
   } catch (error) {
     if (!(error instanceof ValkeyTlsError)) throw error
     problems.push({code: 'cert-unusable', message: error.message})

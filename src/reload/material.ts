@@ -1,10 +1,10 @@
-import {X509Certificate} from 'node:crypto'
+import type {X509Certificate} from 'node:crypto'
 import {readdir} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {ValkeyTlsError} from '../errors.js'
-import {MAX_INPUT_BYTES, readInputFile} from '../fsutil/read.js'
-import {parseCertificates} from '../pki/parse.js'
+import {readInputFile} from '../fsutil/read.js'
+import {parseNodeCertificates} from '../pki/parse.js'
 import {toPem} from '../pki/pem.js'
 import type {Problem} from '../pki/verify.js'
 import type {NodeTlsConfig, TlsFileSetting} from './config.js'
@@ -40,7 +40,7 @@ export async function readLocalMaterial(config: NodeTlsConfig): Promise<LocalMat
   let fileCerts: X509Certificate[] = []
   if (caFile && 'data' in caFile) {
     try {
-      fileCerts = toNodeCerts(parseCertificates(caFile.data, `tls-ca-cert-file ${config.files['tls-ca-cert-file']}`))
+      fileCerts = parseNodeCertificates(caFile.data, `tls-ca-cert-file ${config.files['tls-ca-cert-file']}`)
     } catch (error) {
       material.problems.push({code: 'ca-unusable', message: (error as Error).message})
     }
@@ -76,15 +76,10 @@ async function readCaDir(dir: string | undefined, material: LocalMaterial): Prom
   for (const entry of entries.slice(0, MAX_DIR_FILES)) {
     if (!entry.isFile() && !entry.isSymbolicLink()) continue
     try {
-      const data = await readInputFile(join(dir, entry.name), 'CA')
-      if (data.length <= MAX_INPUT_BYTES) certs.push(...toNodeCerts(parseCertificates(data, entry.name)))
+      certs.push(...parseNodeCertificates(await readInputFile(join(dir, entry.name), 'CA'), entry.name))
     } catch {
       // Not a certificate (or unreadable): OpenSSL skips it too.
     }
   }
   return certs
-}
-
-export function toNodeCerts(certs: Array<{rawData: ArrayBuffer}>): X509Certificate[] {
-  return certs.map((c) => new X509Certificate(Buffer.from(c.rawData)))
 }

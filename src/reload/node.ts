@@ -29,7 +29,8 @@ export interface Inspected {
   verifyError: string | null
 }
 
-const stepTimeout = (s: NodeSettings) => Math.max(1, Math.min(s.seed.timeoutMs, s.deadline - Date.now()))
+/** --timeout, cut to what is left before the overall deadline. */
+export const stepTimeout = (s: NodeSettings) => Math.max(1, Math.min(s.seed.timeoutMs, s.deadline - Date.now()))
 
 export function openNodeSession(target: NodeTarget, settings: NodeSettings): Promise<RawSession> {
   return openRawSession({...sessionOptions(settings.seed, target, stepTimeout(settings)), tolerate: TOLERATED, sockets: settings.sockets})

@@ -7,7 +7,7 @@ import {runPool} from '../pool.js'
 import type {ServedCertificate} from '../probe/handshake.js'
 import {type ConnectOptions, type Endpoint, formatAddress} from '../server/connection.js'
 import {type Assessment, assessNode, type CertSummary, type Peer} from './assess.js'
-import {configSet, type Inspected, inspectNode, type NodeSettings, openNodeSession, servedNow, TOLERATED} from './node.js'
+import {configSet, type Inspected, inspectNode, type NodeSettings, openNodeSession, servedNow, stepTimeout, TOLERATED} from './node.js'
 
 export type Action = 'reloaded' | 'unchanged' | 'refused' | 'failed' | 'skipped' | 'would-reload'
 
@@ -23,7 +23,6 @@ export interface ReloadOptions {
   /** Nodes reloaded at the same time (1: strictly one after the other). */
   parallel: number
   deadlineMs: number
-  onNode?: (node: NodeReport) => void
   now?: Date
 }
 
@@ -80,7 +79,7 @@ export async function runReload(options: ReloadOptions): Promise<ReloadReport> {
   try {
     const {discovery, targets} = await findTargets(options, settings)
     const planned = order(targets).map((target): Planned => ({target, address: formatAddress(target)}))
-    await Promise.race([inspectAll(planned, settings), sleepUntil(deadline)])
+    await inspectAll(planned, settings) // runPool stops waiting at the deadline
     const peers = await clusterPeers(planned, options, settings)
     for (const p of planned) {
       if (p.inspected) p.assessment = assessNode({node: p.inspected.view, material: p.inspected.material, peers, minDays: options.minDays, force: options.force, now: options.now})
@@ -98,7 +97,7 @@ async function findTargets(options: ReloadOptions, settings: NodeSettings): Prom
   if (options.mode === 'list') return {discovery: {mode: 'list', method: '--nodes', seed: null, error: null}, targets: options.nodes!.map((n) => ({...n, role: 'unknown'}))}
   if (options.mode === 'node') return {discovery: {mode: 'node', method: null, seed, error: null}, targets: [{host: options.seed.host, port: options.seed.port, role: 'unknown'}]}
   try {
-    const found = await discoverFromSeed(options.seed, {timeoutMs: Math.min(options.seed.timeoutMs, settings.deadline - Date.now()), tolerate: TOLERATED})
+    const found = await discoverFromSeed(options.seed, {timeoutMs: stepTimeout(settings), tolerate: TOLERATED})
     return {discovery: {mode: found.mode, method: found.method, seed, error: null}, targets: found.nodes}
   } catch (error) {
     return {discovery: {mode: 'cluster', method: null, seed, error: (error as Error).message}, targets: []}
@@ -138,10 +137,10 @@ async function clusterPeers(planned: Planned[], options: ReloadOptions, settings
   let all = planned
   if (options.mode !== 'cluster') {
     try {
-      const found = await discoverFromSeed({...options.seed, host: clustered.target.host, port: clustered.target.port}, {timeoutMs: Math.min(options.seed.timeoutMs, settings.deadline - Date.now()), tolerate: TOLERATED})
+      const found = await discoverFromSeed({...options.seed, host: clustered.target.host, port: clustered.target.port}, {timeoutMs: stepTimeout(settings), tolerate: TOLERATED})
       const known = new Set(planned.map((p) => p.address))
       const extra = found.nodes.filter((n) => !known.has(formatAddress(n))).map((target): Planned => ({target, address: formatAddress(target)}))
-      await Promise.race([inspectAll(extra, settings), sleepUntil(settings.deadline)])
+      await inspectAll(extra, settings)
       all = [...planned, ...extra]
     } catch {
       // Without the list, the checks run against the run's own nodes only (assessNode notes nothing more).
@@ -158,7 +157,6 @@ async function roll(planned: Planned[], options: ReloadOptions, settings: NodeSe
   const {results, started} = await runPool(planned, {
     limit: options.parallel, deadline: settings.deadline,
     work: (p) => processNode(p, options, settings, peers),
-    onDone: (report) => options.onNode?.(report),
     stopAfter: (report) => report.action === 'failed',
   })
   const firstFailure = results.find((r) => r?.action === 'failed')
@@ -268,10 +266,4 @@ function summarize(options: ReloadOptions, discovery: ReloadReport['discovery'],
   const failed = summaryCounts.failed > 0 || summaryCounts.skipped > 0 || discovery.error !== null
   const warned = nodes.some((n) => n.warnings.length > 0)
   return {dryRun: Boolean(options.dryRun), discovery, nodes, summary: summaryCounts, status: failed ? 'failed' : summaryCounts.refused > 0 ? 'refused' : warned ? 'warning' : 'ok'}
-}
-
-function sleepUntil(deadline: number): Promise<void> {
-  return new Promise((resolve) => {
-    setTimeout(resolve, Math.max(0, deadline - Date.now())).unref()
-  })
 }
