@@ -1,18 +1,11 @@
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../base-command.js'
-import {parseNodeList} from '../cluster/discover.js'
 import {ExitCode, usageError} from '../errors.js'
 import {connectionFlags} from '../flags/connection.js'
-import {acquireLock} from '../reload/lock.js'
-import {type ReloadReport, runReload} from '../reload/run.js'
+import {defaultLockPath} from '../reload/lock-path.js'
+import type {ReloadReport} from '../reload/run.js'
 import {renderReload} from '../report/reload.js'
-import {passwordFromEnvironment, resolveConnection} from '../server/options.js'
-
-const DEFAULT_LOCK = join(tmpdir(), 'valkey-tls-reload.lock')
 
 export default class Reload extends BaseCommand {
   static override summary = 'Make servers load renewed certificate files, node by node, only when they changed and only when they are valid.'
@@ -21,9 +14,11 @@ export default class Reload extends BaseCommand {
 
 For each node (the one at --host/--port; with --cluster every node of its cluster; or --nodes) it reads the node's TLS file settings (CONFIG GET tls-*; key passphrases are used, never shown) and compares the certificate the node serves (a TLS handshake) with tls-cert-file. When they are the same it does nothing: a reload would drop every client's TLS session cache for nothing. Valkey 9.1+ also reports the loaded client certificate and CA (INFO tls), so a change of those files is seen too; on older servers use --force after changing only them.
 
-Before touching a node whose files changed, it checks them where it runs (the paths are the node's own, so by default only for nodes at an address of this machine: see --read-files): the certificate parses, is valid now and for --min-days more, the key is its key, it chains to the CAs the node trusts (tls-ca-cert-file and tls-ca-cert-dir), and with tls-cluster, every other node's CAs trust it and the node's CAs trust every other node (or the cluster bus breaks when links reconnect). A node that fails is "refused" with the reason and keeps serving what it served. Files that cannot be read here are left to the server's own checks and to the check after reloading.
+Before touching a node whose files changed, it checks them where it runs (the paths are the node's own, relative ones against the node's dir, so by default only for nodes at an address of this machine: see --read-files): the certificate parses, it and every intermediate and CA are within their dates (the leaf for --min-days more), the key is its key. Then it rehearses, in-process with OpenSSL and nothing sent, every handshake the new files must survive: a client verifying with --cacert (else the node's CAs) and the node's name (--sni, else the address used); with tls-cluster, tls-replication or tls-client-cert-file, the node's certificate presented as a client to its own CAs and to every peer's, and the node's new CAs verifying every peer; and this tool's own --cert still accepted. OpenSSL decides purposes (serverAuth/clientAuth), key usage, CA flags and dates of whole chains. A node that fails is "refused" with the rehearsal and OpenSSL's reason, and keeps serving what it served.
 
-The reload is one CONFIG SET of all the node's TLS file settings to their current values (atomic: all files or none). Then a fresh handshake must serve the certificate on disk. Nodes go one at a time (--parallel to widen), replicas first; the first failure stops the run, and the nodes after it are left untouched and reported as "skipped".
+A node whose files cannot be read here is reloaded only when the certificate it serves is due (within --min-days, or in the last third of its lifetime); otherwise it is "unchanged", with a note. The same server reached by several addresses (same run_id) is handled once.
+
+The reload is one CONFIG SET of all the node's TLS file settings to their current values (atomic: all files or none). Then a fresh handshake must serve the certificate validated, and the files must still be the ones validated: if they changed in between, what is on disk now is validated and loaded again (twice at most), or the node is "failed" naming the race. A CONFIG SET without an answer is "failed": whether the node applied it is unknown. Nodes go one at a time (--parallel to widen), replicas first; the first failure stops the run, and the nodes after it are left untouched and reported as "skipped".
 
 Per node: reloaded, unchanged, refused, failed, skipped (or would-reload with --dry-run). A lock file keeps two runs from interleaving. Exit codes: ${ExitCode.ok} nothing wrong; ${ExitCode.warning} nothing to do, but a node serves a certificate that has expired or expires within --min-days, with nothing newer on disk; ${ExitCode.refused} a node was refused (nothing loaded there); ${ExitCode.server} a node failed or was skipped after a failure, or the nodes could not be listed; ${ExitCode.busy} another run holds the lock; ${ExitCode.usage} usage error.`
 
@@ -46,7 +41,7 @@ Per node: reloaded, unchanged, refused, failed, skipped (or would-reload with --
       summary: 'Read and check the node\'s files here: auto = only for nodes at an address of this machine; always = the paths are the same here (shared storage).',
       options: ['auto', 'always', 'never'] as const, default: 'auto',
     })(),
-    'lock-file': Flags.string({summary: `Lock file that keeps two runs apart (default ${DEFAULT_LOCK}).`}),
+    'lock-file': Flags.string({summary: 'Lock that keeps two runs apart: a folder, made and removed by the run (default: reload.lock in a folder only this user can write, $XDG_RUNTIME_DIR/valkey-tls or <tmp>/valkey-tls-<uid>).'}),
     'lock-wait': Flags.integer({summary: 'Seconds to wait for another run to finish before giving up.', default: 60, min: 0}),
     quiet: Flags.boolean({char: 'q', summary: 'Print nothing when nothing was reloaded and nothing is wrong.'}),
     ...connectionFlags,
@@ -54,11 +49,12 @@ Per node: reloaded, unchanged, refused, failed, skipped (or would-reload with --
 
   async run(): Promise<ReloadReport> {
     const {flags} = await this.parse(Reload)
+    const [{parseNodeList}, {acquireLock}, {runReload}, {passwordFromEnvironment, resolveConnection}] = await Promise.all([import('../cluster/discover.js'), import('../reload/lock.js'), import('../reload/run.js'), import('../server/options.js')])
     if (flags.askpass && !(process.stdin.isTTY && process.stderr.isTTY)) throw usageError('--askpass needs a terminal to prompt on')
     const password = flags.askpass ? await (await import('../ui/prompts.js')).askPassword('the nodes') : passwordFromEnvironment()
     const nodes = flags.nodes ? parseNodeList(flags.nodes) : undefined
     const seed = await resolveConnection(flags, password)
-    const lock = flags['dry-run'] ? undefined : await acquireLock(flags['lock-file'] ?? DEFAULT_LOCK, flags['lock-wait'] * 1000)
+    const lock = flags['dry-run'] ? undefined : await acquireLock(flags['lock-file'] ?? defaultLockPath(), flags['lock-wait'] * 1000)
     const onSignal = (signal: NodeJS.Signals) => {
       lock?.releaseSync()
       process.exit(128 + (signal === 'SIGINT' ? 2 : 15))

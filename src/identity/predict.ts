@@ -27,6 +27,7 @@ export type ReasonCode =
   | 'mapped' // logged in as the named user
   | 'offline' // no server: the user the server would look up
   | 'rejected' // the server refuses the certificate: no connection at all
+  | 'untrusted' // the server's CAs refuse the certificate (rehearsed here): no connection at all
   | 'not-requested' // tls-auth-clients no: the certificate is never asked for
   | 'unsupported' // the server predates tls-auth-clients-user
   | 'mode-off'

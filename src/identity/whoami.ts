@@ -8,6 +8,7 @@ import {type CertificateIdentity, describeCertificate} from './describe.js'
 import {checkKeyMatches, observeUser} from './observe.js'
 import {type Attempt, candidates, certificateProblems, type MappingMode, type Prediction, predictOffline, predictOnline, type ReasonCode} from './predict.js'
 import {displayBytes} from './text.js'
+import {predictTrust, type TrustPrediction} from './trust.js'
 
 export interface WhoamiOptions {
   certPath: string
@@ -25,6 +26,8 @@ export interface WhoamiResult extends Omit<CertificateIdentity, 'raw'> {
   /** What each mapping mode would try, in order. */
   candidates: {CN: string | null; URI: string[]}
   server: null | {address: string; version: string; tlsAuthClients: string; tlsAuthClientsUser: string | null}
+  /** Against a server: whether its CAs accept the certificate (rehearsed here when its CA files and the key are at hand). */
+  trust: TrustPrediction | null
   mode: Prediction['mode']
   user: string | null
   reasonCode: ReasonCode
@@ -64,21 +67,26 @@ export async function whoami(options: WhoamiOptions): Promise<WhoamiResult> {
   }
   if (!options.server) {
     const prediction = predictOffline(identity, options.mode ?? 'CN', now)
-    return {...base, server: null, ...predictionFields(prediction)}
+    return {...base, server: null, trust: null, ...predictionFields(prediction)}
   }
 
   const connection = await openAuthenticated(options.server.settings, options.server)
   const connectOptions = connection.options
   let prediction: Prediction
   let server: WhoamiResult['server']
+  let trust: TrustPrediction
   try {
     const facts = await readServerFacts(connection, (mode) => candidates(identity, mode).names)
     prediction = predictOnline(identity, facts, now)
     server = {address: connection.address, version: facts.server, tlsAuthClients: facts.authClients, tlsAuthClientsUser: facts.mapping ?? null}
+    trust = await predictTrust(connection, chainPem, verifyKey, facts.authClients)
   } finally {
     connection.close()
   }
-  const result: WhoamiResult = {...base, server, ...predictionFields(prediction)}
+  if (trust.accepted === false && prediction.user !== null) {
+    prediction = {...prediction, user: null, userBytes: null, reasonCode: 'untrusted', reason: `the server's CA files refuse the certificate (rehearsed here): ${trust.reason}`, attempts: []}
+  }
+  const result: WhoamiResult = {...base, server, trust, ...predictionFields(prediction)}
   if (verifyKey) {
     const observed = await observeUser(connectOptions, chainPem, verifyKey)
     result.observedUser = observed.user

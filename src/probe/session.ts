@@ -3,6 +3,7 @@ import type {X509Certificate} from 'node:crypto'
 import type {CommandRunner} from '../cluster/discover.js'
 import {authCommand, type ConnectOptions, type Endpoint, formatAddress} from '../server/connection.js'
 import {handshake, type HandshakeOptions, type ServedCertificate} from './handshake.js'
+import {anchoredIn} from '../pki/anchor.js'
 import {isErrorReply, refusedWithoutCertificate, sendCommand} from './resp.js'
 
 export interface RawSession {
@@ -23,6 +24,20 @@ export interface SessionOptions extends HandshakeOptions {
   tolerate?: string[]
 }
 
+/** The served leaf and the certificates the server sent after it, leaf first. */
+export function servedChain(peer: X509Certificate | undefined): X509Certificate[] {
+  const chain: X509Certificate[] = []
+  const seen = new Set<string>()
+  for (let c = peer; c && !seen.has(c.fingerprint256); c = c.issuerCertificate) {
+    chain.push(c)
+    seen.add(c.fingerprint256)
+  }
+  return chain
+}
+
+/** The server answered with an error reply (as opposed to no answer: timeout, closed connection). */
+export class ReplyError extends Error {}
+
 /** Handshake options for `at` (default: the seed itself) with the seed's TLS material and credentials. */
 export function sessionOptions(seed: ConnectOptions, at: Endpoint = seed, timeoutMs = seed.timeoutMs): SessionOptions {
   const {tls} = seed
@@ -40,7 +55,10 @@ export async function openRawSession(options: SessionOptions): Promise<RawSessio
   const at = formatAddress(options)
   const hs = await handshake(options)
   if (!hs.ok) throw new Error(`${at}: ${hs.error}`)
-  if (hs.verifyError && !options.tolerate?.includes(hs.verifyError)) {
+  // A tolerated error (an expired certificate reload is to replace) only when the chain still leads to our CA:
+  // OpenSSL reports its last error only, so "expired" could otherwise hide "untrusted".
+  const tolerated = hs.verifyError !== null && options.tolerate?.includes(hs.verifyError) && anchoredIn(servedChain(hs.peer), options.ca)
+  if (hs.verifyError && !tolerated) {
     hs.socket.destroy()
     throw new Error(`${at}: server certificate not verified (${hs.verifyError})`)
   }
@@ -55,7 +73,7 @@ export async function openRawSession(options: SessionOptions): Promise<RawSessio
     if (isErrorReply(outcome.reply)) {
       const code = outcome.reply.error.split(' ')[0]
       const hint = code === 'NOAUTH' ? ' (set VALKEY_TLS_PASSWORD)' : code === 'NOPERM' ? ` (user "${options.user ?? 'default'}" may not run it)` : ''
-      throw new Error(`${at}: ${args[0] === 'AUTH' ? 'AUTH' : args.slice(0, 2).join(' ')}: ${outcome.reply.error}${hint}`)
+      throw new ReplyError(`${at}: ${args[0] === 'AUTH' ? 'AUTH' : args.slice(0, 2).join(' ')}: ${outcome.reply.error}${hint}`)
     }
     return outcome.reply
   }

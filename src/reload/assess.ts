@@ -3,7 +3,7 @@ import type {X509Certificate} from 'node:crypto'
 import {ValkeyTlsError} from '../errors.js'
 import type {ServedCertificate} from '../probe/handshake.js'
 import {parseNodeCertificates} from '../pki/parse.js'
-import {buildChain, type Problem, verifyChain, type VerifyInput, type VerifyResult} from '../pki/verify.js'
+import {caDateProblems, type Problem, verifyChain, type VerifyInput, type VerifyResult} from '../pki/verify.js'
 import {type NodeTlsConfig, normalizeSerial} from './config.js'
 import type {LocalMaterial} from './material.js'
 
@@ -22,18 +22,10 @@ export interface NodeView {
   servedChain: X509Certificate[]
 }
 
-/** Another node of the same cluster: whom it trusts (null: its CA files cannot be read here) and what it serves. */
-export interface Peer {
-  address: string
-  caCerts: X509Certificate[] | null
-  servedChain: X509Certificate[]
-}
-
 export interface AssessInput {
   node: NodeView
   /** The node's files as read here, or why they cannot be. */
   material: LocalMaterial | {unreadable: string}
-  peers: Peer[]
   minDays: number
   force: boolean
   now?: Date
@@ -49,16 +41,30 @@ export interface Assessment {
   notes: string[]
   /** Unchanged nodes: what is wrong with the certificate being served (expired, expiring within --min-days). */
   warnings?: string[]
+  /** Reloads: what was validated (leaf and chain), for the rehearsals and for the check after loading. */
+  validated?: {server?: Validated; client?: Validated}
 }
 
 /** Problems of files that are on disk now and would break the next reload or restart, changed or not. */
-const BROKEN_FILE: ReadonlySet<Problem['code']> = new Set(['key-mismatch', 'key-unreadable', 'key-encrypted', 'file-unusable', 'ca-unusable', 'cert-unusable'])
+const BROKEN_FILE: ReadonlySet<Problem['code']> = new Set(['key-mismatch', 'key-unreadable', 'key-encrypted', 'file-unusable', 'ca-unusable', 'cert-unusable', 'ca-expired', 'ca-not-yet-valid'])
+
+/** Files that cannot be read here are reloaded only when what the node serves is due: within --min-days, or in the last third of its life. */
+export function dueForRenewal(served: {notBefore: string; notAfter: string} | null, minDays: number, now: Date): string | null {
+  if (!served) return 'it serves no certificate'
+  const from = Date.parse(served.notBefore)
+  const to = Date.parse(served.notAfter)
+  if (to - now.getTime() < minDays * 86_400_000) return `the certificate it serves expires on ${served.notAfter}, within --min-days ${minDays}`
+  if (now.getTime() >= to - (to - from) / 3) return `the certificate it serves (valid ${served.notBefore} to ${served.notAfter}) is in the last third of its lifetime`
+  return null
+}
 
 /**
- * Decides, without touching the node, whether it needs a reload and whether what it would load is safe:
- * the served certificate is compared with tls-cert-file (and, where INFO tls says what is loaded, the
- * client certificate and CA file too); a changed set of files must pass every check `certs verify`
- * makes, against the CAs the node trusts, and with tls-cluster, against every other node's CAs both ways.
+ * Decides, without touching the node, whether it needs a reload and whether its files pass the checks
+ * that need no handshake: the served certificate is compared with tls-cert-file (and, where INFO tls
+ * says what is loaded, the client certificate and CA file too); a changed set of files must be within
+ * its dates (every certificate, every CA) and hold matching keys. Trust (chains, purposes, names, peers)
+ * is decided afterwards by rehearsing the handshakes (rehearseNode). Files that cannot be read here are
+ * reloaded only when what the node serves is due for renewal.
  */
 export function assessNode(input: AssessInput): Assessment {
   const {node, material} = input
@@ -69,8 +75,17 @@ export function assessNode(input: AssessInput): Assessment {
   const certRead = 'reads' in material ? material.reads['tls-cert-file'] : undefined
   if (!('reads' in material) || !certRead || 'unreadable' in certRead) {
     const why = 'unreadable' in material ? material.unreadable : certRead && 'unreadable' in certRead ? certRead.unreadable : 'the node has no tls-cert-file'
+    if (input.force) {
+      notes.push(`${why}: nothing validated here; relying on the server's own checks and the handshake after reloading`)
+      return {decision: 'reload', reason: '--force', onDisk: null, problems: [], notes}
+    }
+    const due = dueForRenewal(node.served, input.minDays, now)
+    if (!due) {
+      notes.push(`${why}: the files could not be compared with what the node serves; not reloaded, since that certificate is not due for renewal (--force to reload anyway)`)
+      return {decision: 'unchanged', reason: 'the files cannot be read here, and the certificate served is not due for renewal', onDisk: null, problems: [], notes}
+    }
     notes.push(`${why}: nothing validated here; relying on the server's own checks and the handshake after reloading`)
-    return {decision: 'reload', reason: 'the files cannot be read here, so a change cannot be ruled out', onDisk: null, problems: [], notes}
+    return {decision: 'reload', reason: `the files cannot be read here, and ${due}: reloading picks up renewed files`, onDisk: null, problems: [], notes}
   }
 
   const problems = [...material.problems]
@@ -86,6 +101,7 @@ export function assessNode(input: AssessInput): Assessment {
     ? check(clientRead.data, clientPath, read(material, 'tls-client-key-file'), files['tls-client-key-file'], node.config.clientKeyPassphrase)
     : undefined
   if (material.caCerts.length === 0 && (server || client)) notes.push('the node\'s CA files cannot be read here (or it has none): chain not checked')
+  problems.push(...caDateProblems(material.caCerts, `the node's CAs (${trusted})`, now))
   const onDisk = server ? {subject: server.result.subject, notAfter: server.result.notAfter, fingerprint256: server.result.fingerprint256} : null
 
   const changes = detectChanges(node, server, client, material)
@@ -96,15 +112,17 @@ export function assessNode(input: AssessInput): Assessment {
     return {decision: 'unchanged', reason: 'the node already serves the certificate on disk', onDisk, problems: [], notes, warnings}
   }
 
-  if (node.config.tlsCluster && server) checkPeers(input, server.chain, client?.chain, material.caCerts, problems, notes)
-  if (problems.length > 0) {
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''
-    return {decision: 'refused', reason: `${problems[0]!.message}${more}`, onDisk, problems, notes}
-  }
-  return {decision: 'reload', reason: changes.length > 0 ? changes.join('; ') : '--force', onDisk, problems, notes}
+  if (problems.length > 0) return refuse(problems, onDisk, notes)
+  return {decision: 'reload', reason: changes.length > 0 ? changes.join('; ') : '--force', onDisk, problems, notes, validated: {server, client}}
 }
 
-interface Validated {
+/** A refusal: the first problem is the reason. */
+export function refuse(problems: Problem[], onDisk: CertSummary | null, notes: string[]): Assessment {
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''
+  return {decision: 'refused', reason: `${problems[0]!.message}${more}`, onDisk, problems, notes}
+}
+
+export interface Validated {
   result: VerifyResult
   chain: X509Certificate[]
 }
@@ -146,25 +164,4 @@ function detectChanges(node: NodeView, server: Validated | undefined, client: Va
     if (normalizeSerial(first.serialNumber) !== loaded.caCertSerial) changes.push('the CA files hold different CAs than the ones loaded')
   }
   return changes
-}
-
-/** tls-cluster: every other node must trust the new certificates, and the node's CAs must still trust them. */
-function checkPeers(input: AssessInput, chain: X509Certificate[], clientChain: X509Certificate[] | undefined, ownCas: X509Certificate[], problems: Problem[], notes: string[]) {
-  const issuer = (c: X509Certificate) => c.issuer.replace(/\n/g, ', ')
-  for (const peer of input.peers) {
-    if (peer.address === input.node.address) continue
-    if (peer.caCerts === null) {
-      notes.push(`cannot check that ${peer.address} trusts the new certificate: its CA files cannot be read here`)
-    } else {
-      for (const [what, c] of [['certificate', chain], ['client certificate', clientChain]] as const) {
-        if (c && !buildChain(c[0]!, c.slice(1), peer.caCerts)) {
-          problems.push({code: 'peer-untrusted', message: `${peer.address} does not trust the new ${what} (issued by ${issuer(c[0]!)}): the cluster bus would break when its links reconnect`})
-        }
-      }
-    }
-    const theirs = peer.servedChain
-    if (ownCas.length > 0 && theirs.length > 0 && !buildChain(theirs[0]!, theirs.slice(1), ownCas)) {
-      problems.push({code: 'peer-rejected', message: `the node's CAs would not trust ${peer.address}'s certificate (issued by ${issuer(theirs[0]!)}): the cluster bus would break when its links reconnect`})
-    }
-  }
 }

@@ -15,13 +15,21 @@ export interface NodeTlsConfig {
   keyPassphrase?: string
   clientKeyPassphrase?: string
   tlsCluster: boolean
+  /** tls-replication yes: the node presents its certificate as a client to its primary. */
+  tlsReplication: boolean
+  /** tls-auth-clients: whether the node asks clients for a certificate. */
+  authClients: 'yes' | 'no' | 'optional'
+  /** The server's working folder (CONFIG GET dir): relative file paths are the server's, resolved against it. */
+  dir?: string
+  /** INFO server run_id: one server however it is reached. */
+  runId?: string
   /** Seconds between the server's own reloads (Valkey 9.1+); 0 = off; null = the server has no such setting. */
   autoReloadInterval: number | null
   /** What the server says it loaded (INFO tls, Valkey 9.1+): serials, upper-case hex. */
   loaded: {clientCertSerial?: string; caCertSerial?: string}
 }
 
-/** From `CONFIG GET tls-*` (a flat name/value list) and `INFO tls` (empty on servers without the section). */
+/** From `CONFIG GET tls-* dir` (a flat name/value list) and `INFO server tls` (no tls section on servers without it). */
 export function parseTlsConfig(configReply: unknown, infoTls: string): NodeTlsConfig {
   const values = new Map<string, string>()
   if (Array.isArray(configReply)) {
@@ -39,6 +47,10 @@ export function parseTlsConfig(configReply: unknown, infoTls: string): NodeTlsCo
     keyPassphrase: values.get('tls-key-file-pass') || undefined,
     clientKeyPassphrase: values.get('tls-client-key-file-pass') || undefined,
     tlsCluster: values.get('tls-cluster') === 'yes',
+    tlsReplication: values.get('tls-replication') === 'yes',
+    authClients: values.get('tls-auth-clients') === 'no' ? 'no' : values.get('tls-auth-clients') === 'optional' ? 'optional' : 'yes',
+    dir: values.get('dir') || undefined,
+    runId: info.run_id || undefined,
     autoReloadInterval: interval === undefined || !/^\d+$/.test(interval) ? null : Number(interval),
     loaded: {clientCertSerial: normalizeSerial(info.tls_client_cert_serial), caCertSerial: normalizeSerial(info.tls_ca_cert_serial)},
   }

@@ -1,6 +1,7 @@
-import {readFileSync, unlinkSync} from 'node:fs'
-import {open, readFile, stat, unlink} from 'node:fs/promises'
-import {hostname} from 'node:os'
+import type {Stats} from 'node:fs'
+import {lstat} from 'node:fs/promises'
+
+import lockfile from 'proper-lockfile'
 
 import {describeSystemError, ValkeyTlsError} from '../errors.js'
 
@@ -10,107 +11,103 @@ export interface Lock {
   releaseSync(): void
 }
 
-/** A lock file still empty or unreadable after this long was left by a run that died while creating it. */
-const UNWRITTEN_STALE_MS = 10_000
-
-interface Holder {
-  pid: number
-  host: string
-  started: string
+export interface LockOptions {
+  /**
+   * A held lock's folder gets a new mtime every few seconds; one not refreshed for this long was left by a run
+   * that died (killed, machine crashed) and is taken over. At least 2 s (proper-lockfile's floor).
+   */
+  staleMs?: number
+  /**
+   * Called when the lock is lost while held: its folder was removed, or taken over after the event loop stalled
+   * past `staleMs`. The run cannot be undone half-way, so it goes on; release() then leaves the path alone.
+   */
+  onLost?: (error: ValkeyTlsError) => void
 }
 
+const STALE_MS = 30_000
+/** Between refreshes of a held lock: with 30 s staleness, a 25 s stall of the event loop still keeps it. */
+const REFRESH_MS = 5000
+/** Between two tries while another run holds the lock: a timer, never a busy loop. */
+const RETRY_MS = 200
+
 /**
- * An exclusive lock file (created with O_EXCL, holding the owner's pid): a second run waits up to
- * `waitMs` for it, then gives up with exit code `busy`. A lock left by a process that no longer exists
- * on this host is taken over.
+ * The lock is the folder `path` itself (proper-lockfile's `lockfilePath`), made with mkdir (atomic, and never
+ * followed through a symlink) and removed on release or exit. A second run retries every 200 ms for up to
+ * `waitMs`, then gives up with kind `busy`. A folder whose mtime has not been refreshed for `staleMs` was left by
+ * a run that died and is taken over. Anything else at `path` (a file, a FIFO, a symlink) is refused at once:
+ * it is not a lock and waiting would not remove it; it is only ever lstat'ed, never opened, followed or removed.
  */
-export async function acquireLock(path: string, waitMs: number, poll = 200): Promise<Lock> {
+export async function acquireLock(path: string, waitMs: number, options: LockOptions = {}): Promise<Lock> {
   const until = Date.now() + waitMs
-  const me: Holder = {pid: process.pid, host: hostname(), started: new Date().toISOString()}
+  const staleMs = options.staleMs ?? STALE_MS
+  let lost = false
+  const settings = {
+    lockfilePath: path, realpath: false, retries: 0, stale: staleMs, update: Math.min(REFRESH_MS, staleMs / 2),
+    // proper-lockfile's default throws from a timer, which would crash the process.
+    onCompromised(error: Error) {
+      lost = true
+      const how = error.message.startsWith('ENOENT') ? 'its folder was removed' : `it went ${staleMs / 1000} s without a refresh and was taken over`
+      options.onLost?.(new ValkeyTlsError('busy', `lost the lock ${path} while holding it (${how}): another run may overlap this one`, {cause: error}))
+    },
+  }
   for (;;) {
+    await refuseNonLock(path)
     try {
-      const handle = await open(path, 'wx', 0o644)
-      try {
-        await handle.writeFile(JSON.stringify(me) + '\n')
-      } finally {
-        await handle.close()
-      }
+      const release = await lockfile.lock(path, settings)
       return {
-        release: () => releaseIfMine(path, me),
+        // Already released, or lost (the folder at `path` may now be another run's): nothing of ours to remove.
+        release: () => release().catch(() => {}),
         releaseSync() {
+          if (lost) return
           try {
-            if (isMine(JSON.parse(readFileSync(path, 'utf8')) as Holder, me)) unlinkSync(path)
+            lockfile.unlockSync(path, {lockfilePath: path, realpath: false})
           } catch {
-            // already gone
+            // already released
           }
         },
       }
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new ValkeyTlsError('output', `cannot create the lock file ${path}: ${describeSystemError(error)}`)
+      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') {
+        await refuseNonLock(path) // replaced meanwhile
+        const exists = await lstat(path).then(() => true, () => false)
+        const what = exists ? `take over the stale lock ${path} (${await holder(path)})` : `create the lock ${path}`
+        throw new ValkeyTlsError('output', `cannot ${what}: ${reason(error)}`, {cause: error})
       }
     }
-    const holder = await readHolder(path)
-    if (await isStale(path, holder, me.host) && await breakStale(path, me.host)) continue
-    if (Date.now() >= until) {
-      const who = holder ? `process ${holder.pid} on ${holder.host}, since ${holder.started}` : 'another process'
-      throw new ValkeyTlsError('busy', `another reload is running (${who}; lock file ${path})${waitMs > 0 ? `, still after waiting ${waitMs / 1000} s` : ''}`)
+    const remaining = until - Date.now()
+    if (remaining <= 0) {
+      throw new ValkeyTlsError('busy', `another reload is running (${await holder(path)}; lock ${path})${waitMs > 0 ? `, still after waiting ${waitMs / 1000} s` : ''}`)
     }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(poll, Math.max(1, until - Date.now()))))
+    await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_MS, remaining)))
   }
 }
 
-/** Stale: its process is gone (same host), or the file never got its contents (a crash between create and write). */
-async function isStale(path: string, holder: Holder | undefined, host: string): Promise<boolean> {
-  if (holder) return holder.host === host && !alive(holder.pid)
-  const info = await stat(path).catch(() => undefined)
-  return info !== undefined && Date.now() - info.mtimeMs > UNWRITTEN_STALE_MS
+/** Throws when `path` holds something other than a folder: a lock is never one. */
+async function refuseNonLock(path: string): Promise<void> {
+  const info = await lstat(path).catch(() => undefined)
+  const what = info && nonLockKind(info)
+  if (what) throw new ValkeyTlsError('output', `cannot lock ${path}: it is ${what}, not a lock folder; remove it or use another lock path`)
 }
 
-/**
- * Removes a stale lock. Two runs may find the same stale lock: the removal happens under a second lock
- * (`<path>.break`, itself broken after a few seconds) and only if the file still is the stale one, so
- * one cannot remove the lock the other has just created. Whether it was removed.
- */
-async function breakStale(path: string, host: string): Promise<boolean> {
-  const breaker = `${path}.break`
-  try {
-    await (await open(breaker, 'wx', 0o644)).close()
-  } catch {
-    const info = await stat(breaker).catch(() => undefined)
-    if (info && Date.now() - info.mtimeMs > UNWRITTEN_STALE_MS) await unlink(breaker).catch(() => {})
-    return false // someone else is breaking it
-  }
-  try {
-    if (!(await isStale(path, await readHolder(path), host))) return false
-    await unlink(path).catch(() => {})
-    return true
-  } finally {
-    await unlink(breaker).catch(() => {})
-  }
+function nonLockKind(info: Stats): string | undefined {
+  if (info.isDirectory()) return undefined
+  if (info.isSymbolicLink()) return 'a symbolic link (never followed)'
+  if (info.isFIFO()) return 'a FIFO'
+  if (info.isFile()) return 'a regular file (the lock file of an older valkey-tls?)'
+  if (info.isSocket()) return 'a socket'
+  return 'a device'
 }
 
-async function readHolder(path: string): Promise<Holder | undefined> {
-  try {
-    const holder = JSON.parse(await readFile(path, 'utf8')) as Holder
-    return Number.isInteger(holder.pid) ? holder : undefined
-  } catch {
-    return undefined // being written, or removed meanwhile
-  }
+/** Who holds the lock, as far as its folder tells: the owner and how fresh it is (it holds no pid). */
+async function holder(path: string): Promise<string> {
+  const info = await lstat(path).catch(() => undefined)
+  if (!info) return 'another process'
+  const age = Math.max(0, Math.round((Date.now() - info.mtimeMs) / 1000))
+  return `held by a process of uid ${info.uid}, refreshed ${age} s ago`
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
+function reason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code
+  if (code === 'ENOTEMPTY' || code === 'EEXIST') return 'the folder is not empty, so not a lock; remove it or use another lock path'
+  return describeSystemError(error)
 }
-
-async function releaseIfMine(path: string, me: Holder): Promise<void> {
-  const holder = await readHolder(path)
-  if (holder && isMine(holder, me)) await unlink(path).catch(() => {})
-}
-
-const isMine = (holder: Holder, me: Holder) => holder.pid === me.pid && holder.started === me.started && holder.host === me.host

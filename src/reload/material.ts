@@ -1,6 +1,6 @@
 import type {X509Certificate} from 'node:crypto'
 import {readdir} from 'node:fs/promises'
-import {join} from 'node:path'
+import {isAbsolute, join, resolve} from 'node:path'
 
 import {ValkeyTlsError} from '../errors.js'
 import {readInputFile} from '../fsutil/read.js'
@@ -30,7 +30,8 @@ export async function readLocalMaterial(config: NodeTlsConfig): Promise<LocalMat
   const material: LocalMaterial = {reads: {}, caCerts: [], problems: [], notes: []}
   const names = Object.keys(config.files).filter((n) => n !== 'tls-ca-cert-dir') as TlsFileSetting[]
   await Promise.all(names.map(async (name) => {
-    material.reads[name] = await readSetting(name, config.files[name]!)
+    const path = serverPath(config, config.files[name]!)
+    material.reads[name] = path === undefined ? {unreadable: `${name} ${config.files[name]} is relative to the node's dir, which it did not report`} : await readSetting(name, path)
   }))
   for (const read of Object.values(material.reads)) if ('problem' in read) material.problems.push(read.problem)
   for (const [name, read] of Object.entries(material.reads)) {
@@ -45,9 +46,30 @@ export async function readLocalMaterial(config: NodeTlsConfig): Promise<LocalMat
       material.problems.push({code: 'ca-unusable', message: (error as Error).message})
     }
   }
-  material.caCerts = [...fileCerts, ...await readCaDir(config.files['tls-ca-cert-dir'], material)]
+  const caDir = config.files['tls-ca-cert-dir']
+  const caDirPath = caDir === undefined ? undefined : serverPath(config, caDir)
+  if (caDir !== undefined && caDirPath === undefined) material.notes.push(`tls-ca-cert-dir ${caDir} is relative to the node's dir, which it did not report: its CAs are not checked here`)
+  material.caCerts = [...fileCerts, ...await readCaDir(caDirPath, material)]
   if (material.caCerts.length > 0) material.caBundle = Buffer.from(material.caCerts.map((c) => toPem('CERTIFICATE', c.raw)).join(''))
   return material
+}
+
+/**
+ * Where the server finds a file: a relative path is resolved by the server against its own `dir`
+ * (CONFIG GET dir), never against where this tool runs. Without a known dir it cannot be found here.
+ */
+export function serverPath(config: NodeTlsConfig, path: string): string | undefined {
+  if (isAbsolute(path)) return path
+  return config.dir ? resolve(config.dir, path) : undefined
+}
+
+/** A TLS identity (certificate file and key) from what was read: the server's own, or its client certificate. */
+export function identityOf(config: NodeTlsConfig, material: LocalMaterial, which: 'server' | 'client'): {cert: Buffer; key: Buffer; passphrase?: string} | undefined {
+  const [certName, keyName] = which === 'server' ? ['tls-cert-file', 'tls-key-file'] as const : ['tls-client-cert-file', 'tls-client-key-file'] as const
+  const cert = material.reads[certName]
+  const key = material.reads[keyName]
+  if (!cert || !key || !('data' in cert) || !('data' in key)) return undefined
+  return {cert: cert.data, key: key.data, passphrase: which === 'server' ? config.keyPassphrase : config.clientKeyPassphrase}
 }
 
 async function readSetting(name: TlsFileSetting, path: string): Promise<FileRead> {

@@ -1,17 +1,19 @@
-import type {X509Certificate} from 'node:crypto'
 import type {TLSSocket} from 'node:tls'
 
 import type {NodeTarget} from '../cluster/discover.js'
 import {handshake, type ServedCertificate} from '../probe/handshake.js'
-import {openRawSession, type RawSession, sessionOptions} from '../probe/session.js'
+import {openRawSession, type RawSession, ReplyError, servedChain, sessionOptions} from '../probe/session.js'
 import type {ConnectOptions} from '../server/connection.js'
 import type {NodeView} from './assess.js'
 import {parseTlsConfig, TLS_FILE_SETTINGS} from './config.js'
 import {isThisMachine} from './local.js'
 import {type LocalMaterial, readLocalMaterial} from './material.js'
 
-/** Served certificates that do not stop reload from connecting: they are what it is there to replace. */
-export const TOLERATED = ['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']
+/**
+ * Served certificates that do not stop reload from connecting, when their chain still leads to --cacert:
+ * they are what it is there to replace (out of date, or loaded by a run that lost a race with a bad file).
+ */
+export const TOLERATED = ['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'INVALID_PURPOSE']
 
 export interface NodeSettings {
   seed: ConnectOptions
@@ -38,12 +40,13 @@ export function openNodeSession(target: NodeTarget, settings: NodeSettings): Pro
 
 /** CONFIG GET tls-* and INFO tls over `session`, the served chain from its handshake, and the node's files when readable here. */
 export async function inspectNode(target: NodeTarget, session: RawSession, settings: NodeSettings, address: string): Promise<Inspected> {
-  const config = parseTlsConfig(await session.call('CONFIG', 'GET', 'tls-*'), String(await session.call('INFO', 'tls') ?? ''))
-  const view: NodeView = {address, config, served: session.served, servedChain: walkChain(session.peer)}
+  // Two patterns and two sections in one call each (Redis 7+, Valkey): dir resolves relative paths, run_id names the server.
+  const config = parseTlsConfig(await session.call('CONFIG', 'GET', 'tls-*', 'dir'), String(await session.call('INFO', 'server', 'tls') ?? ''))
+  const view: NodeView = {address, config, served: session.served, servedChain: servedChain(session.peer)}
   return {view, material: await readMaterial(target, view, settings), verifyError: session.verifyError}
 }
 
-async function readMaterial(target: NodeTarget, view: NodeView, settings: NodeSettings): Promise<Inspected['material']> {
+export async function readMaterial(target: NodeTarget, view: NodeView, settings: NodeSettings): Promise<Inspected['material']> {
   if (settings.readFiles === 'never') return {unreadable: 'the node\'s files are not read here (--read-files never)'}
   if (settings.readFiles === 'auto' && !(await isThisMachine(target.host, stepTimeout(settings)))) {
     return {unreadable: `${target.host} is not this machine, so its file paths do not name its files here (--read-files always if they do)`}
@@ -55,17 +58,6 @@ async function readMaterial(target: NodeTarget, view: NodeView, settings: NodeSe
   return readLocalMaterial(view.config)
 }
 
-/** The served leaf and the certificates the node sent after it, leaf first. */
-function walkChain(peer: X509Certificate | undefined): X509Certificate[] {
-  const chain: X509Certificate[] = []
-  const seen = new Set<string>()
-  for (let c = peer; c && !seen.has(c.fingerprint256); c = c.issuerCertificate) {
-    chain.push(c)
-    seen.add(c.fingerprint256)
-  }
-  return chain
-}
-
 /**
  * The reload itself: one CONFIG SET of every TLS file setting to its current value (atomic: all files or
  * none, and every file is re-read even though no value changes). Throws one line when the server refuses.
@@ -75,7 +67,8 @@ export async function configSet(session: RawSession, view: NodeView): Promise<vo
   try {
     await session.call('CONFIG', 'SET', ...args)
   } catch (error) {
-    throw new Error(`${(error as Error).message} (the node kept its previous certificate; the exact cause is in its log)`)
+    if (error instanceof ReplyError) throw new Error(`${error.message} (the node kept its previous certificate; the exact cause is in its log)`)
+    throw new Error(`${(error as Error).message}: unknown whether the node applied the CONFIG SET`)
   }
 }
 

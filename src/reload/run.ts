@@ -1,13 +1,17 @@
+import {createHash, X509Certificate} from 'node:crypto'
 import type {TLSSocket} from 'node:tls'
 
 import type {Discovery, NodeTarget} from '../cluster/discover.js'
 import {discoverFromSeed} from '../cluster/seed.js'
 import type {Problem} from '../pki/verify.js'
 import {runPool} from '../pool.js'
-import type {ServedCertificate} from '../probe/handshake.js'
+import {handshake, type ServedCertificate} from '../probe/handshake.js'
+import {verifyReason} from '../pki/rehearse.js'
 import {type ConnectOptions, type Endpoint, formatAddress} from '../server/connection.js'
-import {type Assessment, assessNode, type CertSummary, type Peer} from './assess.js'
-import {configSet, type Inspected, inspectNode, type NodeSettings, openNodeSession, servedNow, stepTimeout, TOLERATED} from './node.js'
+import {type Assessment, assessNode, type CertSummary, refuse} from './assess.js'
+import {identityOf, type LocalMaterial} from './material.js'
+import {configSet, type Inspected, inspectNode, type NodeSettings, openNodeSession, readMaterial, servedNow, stepTimeout, TOLERATED} from './node.js'
+import {type PeerTrust, rehearseNode} from './rehearse.js'
 
 export type Action = 'reloaded' | 'unchanged' | 'refused' | 'failed' | 'skipped' | 'would-reload'
 
@@ -63,7 +67,20 @@ interface Planned {
   inspected?: Inspected
   assessment?: Assessment
   error?: string
+  /** Other addresses the run was given for the same server (same run_id). */
+  aliases?: string[]
 }
+
+/** What every node's decision shares: the peers' trust, and rehearsal verdicts (most nodes share CAs). */
+interface RunContext {
+  options: ReloadOptions
+  settings: NodeSettings
+  peers: PeerTrust[]
+  cache: Map<string, Promise<string | null>>
+}
+
+/** How many times a node is loaded again when its files changed while it was being reloaded. */
+const RACE_RELOADS = 2
 
 /**
  * Finds the nodes, looks at all of them without changing anything (what each serves, its settings and
@@ -78,14 +95,15 @@ export async function runReload(options: ReloadOptions): Promise<ReloadReport> {
   const settings: NodeSettings = {seed: options.seed, readFiles: options.readFiles, deadline, sockets}
   try {
     const {discovery, targets} = await findTargets(options, settings)
-    const planned = order(targets).map((target): Planned => ({target, address: formatAddress(target)}))
-    await inspectAll(planned, settings) // runPool stops waiting at the deadline
-    const peers = await clusterPeers(planned, options, settings)
+    const given = order(targets).map((target): Planned => ({target, address: formatAddress(target)}))
+    await inspectAll(given, settings) // runPool stops waiting at the deadline
+    const planned = oneEntryPerServer(given)
+    const context: RunContext = {options, settings, peers: await linkedPeers(planned, options, settings), cache: new Map()}
     for (const p of planned) {
-      if (p.inspected) p.assessment = assessNode({node: p.inspected.view, material: p.inspected.material, peers, minDays: options.minDays, force: options.force, now: options.now})
+      if (p.inspected) p.assessment = await decide(p, p.inspected, context)
       else p.error ??= `not inspected within the overall deadline (${options.deadlineMs / 1000} s)`
     }
-    const nodes = await roll(planned, options, settings, peers)
+    const nodes = await roll(planned, context)
     return summarize(options, discovery, nodes, started)
   } finally {
     for (const socket of sockets) socket.destroy()
@@ -127,36 +145,125 @@ async function inspectAll(planned: Planned[], settings: NodeSettings): Promise<v
   })
 }
 
+/** Targets naming one server several ways (host names, IPs, duplicates) are one node: the first, with the others as aliases. */
+function oneEntryPerServer(planned: Planned[]): Planned[] {
+  const byRunId = new Map<string, Planned>()
+  const kept: Planned[] = []
+  for (const p of planned) {
+    const runId = p.inspected?.view.config.runId
+    const first = runId ? byRunId.get(runId) : undefined
+    if (first) {
+      (first.aliases ??= []).push(p.address)
+      continue
+    }
+    if (runId) byRunId.set(runId, p)
+    kept.push(p)
+  }
+  return kept
+}
+
 /**
- * The other nodes of the cluster, for tls-cluster trust checks: the run's own nodes with --cluster;
- * otherwise found from the first node with tls-cluster on, and looked at the same way.
+ * The nodes a node talks to over TLS with its certificate (tls-cluster bus peers, tls-replication primary
+ * and replicas), for the rehearsals: the run's own nodes with --cluster; otherwise found from the first
+ * such node, and looked at the same way.
  */
-async function clusterPeers(planned: Planned[], options: ReloadOptions, settings: NodeSettings): Promise<Peer[]> {
-  const clustered = planned.find((p) => p.inspected?.view.config.tlsCluster)
-  if (!clustered) return []
+async function linkedPeers(planned: Planned[], options: ReloadOptions, settings: NodeSettings): Promise<PeerTrust[]> {
+  const linked = planned.find((p) => p.inspected?.view.config.tlsCluster || p.inspected?.view.config.tlsReplication)
+  if (!linked) return []
   let all = planned
   if (options.mode !== 'cluster') {
     try {
-      const found = await discoverFromSeed({...options.seed, host: clustered.target.host, port: clustered.target.port}, {timeoutMs: stepTimeout(settings), tolerate: TOLERATED})
+      const found = await discoverFromSeed({...options.seed, host: linked.target.host, port: linked.target.port}, {timeoutMs: stepTimeout(settings), tolerate: TOLERATED})
       const known = new Set(planned.map((p) => p.address))
       const extra = found.nodes.filter((n) => !known.has(formatAddress(n))).map((target): Planned => ({target, address: formatAddress(target)}))
       await inspectAll(extra, settings)
-      all = [...planned, ...extra]
+      const runIds = new Set(planned.map((p) => p.inspected?.view.config.runId).filter(Boolean))
+      all = [...planned, ...extra.filter((p) => !runIds.has(p.inspected?.view.config.runId))]
     } catch {
-      // Without the list, the checks run against the run's own nodes only (assessNode notes nothing more).
+      // Without the list, the rehearsals run against the run's own nodes only.
     }
   }
   return all.filter((p) => p.inspected).map((p) => {
     const {view, material} = p.inspected!
-    const cas = 'caCerts' in material && material.caCerts.length > 0 ? material.caCerts : null
-    return {address: p.address, caCerts: cas, servedChain: view.servedChain}
+    const local = 'reads' in material ? material : undefined
+    const identity = local && identityOf(view.config, local, 'server')
+    const onDisk = local?.reads['tls-cert-file']
+    // Its own files stand for it only when they hold what it serves (else it is verified as served).
+    const same = identity && onDisk && 'data' in onDisk && view.servedChain[0] && sameLeaf(onDisk.data, view.servedChain[0].raw)
+    return {
+      host: p.target.host, port: p.target.port, address: p.address,
+      caBundle: local?.caBundle ?? null,
+      identity: same ? identity : undefined,
+      clientIdentity: same && local ? identityOf(view.config, local, 'client') : undefined,
+      servedChain: view.servedChain,
+      verifiesClients: view.config.tlsCluster || view.config.authClients !== 'no',
+    }
   })
 }
 
-async function roll(planned: Planned[], options: ReloadOptions, settings: NodeSettings, peers: Peer[]): Promise<NodeReport[]> {
+function sameLeaf(certFile: Buffer, servedDer: Buffer): boolean {
+  try {
+    return new X509Certificate(certFile).raw.equals(servedDer)
+  } catch {
+    return false
+  }
+}
+
+/** assessNode, then, for a node to be reloaded, the rehearsals of every handshake its new files must survive. */
+async function decide(p: Planned, inspected: Inspected, context: RunContext, force = context.options.force): Promise<Assessment> {
+  const {options, settings} = context
+  const assessment = assessNode({node: inspected.view, material: inspected.material, minDays: options.minDays, force, now: options.now})
+  const material = 'reads' in inspected.material ? inspected.material : undefined
+  const leaf = assessment.validated?.server?.chain[0]
+  if (assessment.decision !== 'reload' || !material || !leaf) return assessment
+  const {config} = inspected.view
+  const server = identityOf(config, material, 'server')
+  if (!server) return {...assessment, notes: [...assessment.notes, 'tls-key-file cannot be read here: no handshake rehearsed']}
+  const clientFiles = config.files['tls-client-cert-file'] ? identityOf(config, material, 'client') : undefined
+  const {tls} = options.seed
+  const {problems, notes} = await rehearseNode({
+    address: p.address,
+    names: [tls.servername ?? p.target.host],
+    server, client: clientFiles ?? server, clientIsServer: !clientFiles,
+    leaf, servedLeaf: inspected.view.servedChain[0],
+    ownTrust: material.caBundle,
+    clientTrust: tls.ca ?? material.caBundle,
+    clientTrustName: tls.ca ? '--cacert' : 'the node\'s CA files',
+    usesCertAsClient: config.tlsCluster || config.tlsReplication || Boolean(config.files['tls-client-cert-file']),
+    verifiesClients: config.tlsCluster || config.authClients !== 'no',
+    toolClient: config.authClients !== 'no' && tls.cert && tls.key ? {cert: tls.cert, key: tls.key} : undefined,
+    peers: context.peers,
+    liveVerify: (peer, trust) => liveVerify(peer, trust, options, settings),
+    cache: context.cache,
+  })
+  if (problems.length > 0) return refuse(problems, assessment.onDisk, [...assessment.notes, ...notes])
+  return {...assessment, notes: [...assessment.notes, ...notes]}
+}
+
+/** A peer whose files are not here: a real handshake verifying its chain with `trust` (names are not checked on bus links). */
+async function liveVerify(peer: PeerTrust, trust: Buffer, options: ReloadOptions, settings: NodeSettings): Promise<string | null> {
+  const {tls} = options.seed
+  const hs = await handshake({host: peer.host, port: peer.port, ca: trust, cert: tls.cert, key: tls.key, timeoutMs: stepTimeout(settings), sockets: settings.sockets})
+  if (!hs.ok) return null // unreachable now: nothing to say about its chain
+  hs.socket.destroy()
+  return hs.verifyError && hs.verifyError !== 'ERR_TLS_CERT_ALTNAME_INVALID' ? verifyReason(hs.verifyError) : null
+}
+
+/** A digest of every file as read, to tell whether the files changed since they were validated. */
+function filesDigest(material: Inspected['material']): string {
+  const hash = createHash('sha256')
+  if ('reads' in material) {
+    for (const [name, read] of Object.entries(material.reads).sort(([a], [b]) => a.localeCompare(b))) hash.update(name).update('data' in read ? read.data : '-')
+    hash.update((material as LocalMaterial).caBundle ?? '-')
+  }
+  return hash.digest('hex')
+}
+
+async function roll(planned: Planned[], context: RunContext): Promise<NodeReport[]> {
+  const {options, settings} = context
   const {results, started} = await runPool(planned, {
     limit: options.parallel, deadline: settings.deadline,
-    work: (p) => processNode(p, options, settings, peers),
+    work: (p) => processNode(p, context),
     stopAfter: (report) => report.action === 'failed',
   })
   const firstFailure = results.find((r) => r?.action === 'failed')
@@ -171,63 +278,106 @@ async function roll(planned: Planned[], options: ReloadOptions, settings: NodeSe
   })
 }
 
-async function processNode(p: Planned, options: ReloadOptions, settings: NodeSettings, peers: Peer[]): Promise<NodeReport> {
+interface Outcome {
+  action: Action
+  reason: string
+  extra: Partial<NodeReport>
+  /** The files changed between validation and loading: validate and load again. */
+  raced?: boolean
+}
+
+type Loaded = {inspected: Inspected; assessment: Assessment} | Outcome
+
+async function processNode(p: Planned, context: RunContext): Promise<NodeReport> {
   const start = Date.now()
   const report = baseReport(p)
-  const done = (action: Action, reason: string, extra: Partial<NodeReport> = {}): NodeReport => ({...report, ...extra, action, reason, durationMs: Date.now() - start})
-  if (!p.assessment) return done('failed', p.error ?? 'not inspected')
-  if (p.assessment.decision !== 'reload') return done(p.assessment.decision, p.assessment.reason)
-  if (options.dryRun) return done('would-reload', p.assessment.reason)
+  const done = ({action, reason, extra}: Outcome): NodeReport => ({...report, ...extra, notes: [...aliasNotes(p), ...(extra.notes ?? p.assessment?.notes ?? [])], action, reason, durationMs: Date.now() - start})
+  if (!p.assessment) return done({action: 'failed', reason: p.error ?? 'not inspected', extra: {}})
+  if (p.assessment.decision !== 'reload') return done({action: p.assessment.decision, reason: p.assessment.reason, extra: {}})
+  if (context.options.dryRun) return done({action: 'would-reload', reason: p.assessment.reason, extra: {}})
 
+  let loaded = await loadValidated(p, context, context.options.force)
+  if (!('inspected' in loaded)) return done(loaded)
+  const before = {before: summary(loaded.inspected.view.served)}
+  for (let loads = 1; ; loads++) {
+    const checked = await verify(p, loaded.inspected, loaded.assessment, context)
+    if (!checked.raced) return done({...checked, extra: {...checked.extra, ...before}})
+    const served = short(checked.extra.after?.fingerprint256)
+    if (loads > RACE_RELOADS) {
+      return done({action: 'failed', reason: `the files kept changing while the node was being reloaded (${loads} loads): it serves ${served}, which may not be what was validated; run again once the files are in place`, extra: {...checked.extra, ...before}})
+    }
+    // What the server read is not what was validated: validate what is on disk now, and load that.
+    const again = await loadValidated(p, context, true)
+    if (!('inspected' in again)) {
+      return done({action: 'failed', reason: `the files changed while the node was being reloaded, so it may serve a certificate that was not validated (${served}), and what is on disk now is not loaded: ${again.reason}`, extra: {...again.extra, ...before, after: checked.extra.after}})
+    }
+    loaded = again
+  }
+}
+
+/** Reads and validates the node's files as they are now, and loads them if they pass (the decision otherwise). */
+async function loadValidated(p: Planned, context: RunContext, force: boolean): Promise<Loaded> {
   let session
   try {
-    session = await openNodeSession(p.target, settings)
+    session = await openNodeSession(p.target, context.settings)
   } catch (error) {
-    return done('failed', (error as Error).message)
+    return {action: 'failed', reason: (error as Error).message, extra: {}}
   }
-  let assessment: Assessment
-  let inspected: Inspected
   try {
-    // Files may have changed since the first look: validate what is there now, just before loading it.
-    inspected = await inspectNode(p.target, session, settings, p.address)
-    assessment = assessNode({node: inspected.view, material: inspected.material, peers, minDays: options.minDays, force: options.force, now: options.now})
-    const fresh = {before: summary(inspected.view.served), after: summary(inspected.view.served), onDisk: assessment.onDisk, problems: assessment.problems, warnings: assessment.warnings ?? [], notes: assessment.notes}
-    if (assessment.decision !== 'reload') return done(assessment.decision, assessment.reason, fresh)
+    const inspected = await inspectNode(p.target, session, context.settings, p.address)
+    const assessment = await decide(p, inspected, context, force)
+    if (assessment.decision !== 'reload') {
+      const served = summary(inspected.view.served)
+      return {action: assessment.decision, reason: assessment.reason, extra: {before: served, after: served, onDisk: assessment.onDisk, problems: assessment.problems, warnings: assessment.warnings ?? [], notes: assessment.notes}}
+    }
     await configSet(session, inspected.view)
+    return {inspected, assessment}
   } catch (error) {
-    return done('failed', (error as Error).message)
+    return {action: 'failed', reason: (error as Error).message, extra: {}}
   } finally {
     session.close()
   }
-  return verify(p, inspected, assessment, options, settings, done)
 }
 
-/** After CONFIG SET: a new client must be served the certificate on disk (or, unread, a valid one). */
-async function verify(p: Planned, inspected: Inspected, assessment: Assessment, options: ReloadOptions, settings: NodeSettings,
-  done: (action: Action, reason: string, extra?: Partial<NodeReport>) => NodeReport): Promise<NodeReport> {
-  const before = inspected.view.served
-  const extra = {before: summary(before), onDisk: assessment.onDisk, problems: assessment.problems, notes: [...assessment.notes]}
+/**
+ * After CONFIG SET: a new client must be served the certificate that was validated, and the files must
+ * still be the ones validated (else the server may have read others: `raced`). Files not read here: the
+ * certificate served must be valid for --min-days and verify.
+ */
+async function verify(p: Planned, inspected: Inspected, assessment: Assessment, context: RunContext): Promise<Outcome> {
+  const {options, settings} = context
+  const extra = {onDisk: assessment.onDisk, problems: assessment.problems, notes: [...assessment.notes]}
   const now = await servedNow(p.target, settings)
-  if (!now.ok) return done('failed', `reloaded, but a new handshake then failed: ${now.error}`, {...extra, after: null})
+  if (!now.ok) return {action: 'failed', reason: `reloaded, but a new handshake then failed: ${now.error}`, extra: {...extra, after: null}}
   const after = summary(now.served)
   const result = {...extra, after}
   if (assessment.onDisk) {
+    const filesNow = await readMaterial(p.target, inspected.view, settings)
+    if (filesDigest(filesNow) !== filesDigest(inspected.material)) return {action: 'failed', reason: 'the files changed during the reload', extra: result, raced: true}
     if (now.served?.fingerprint256 !== assessment.onDisk.fingerprint256) {
-      return done('failed', `CONFIG SET answered OK, but the node serves ${short(now.served?.fingerprint256)} instead of the certificate on disk ${short(assessment.onDisk.fingerprint256)}`, result)
+      // Neither what it served before nor what was validated: it read other files than the ones validated
+      // (replaced and put back around the CONFIG SET), so validate and load again.
+      if (now.served && now.served.fingerprint256 !== inspected.view.served?.fingerprint256) return {action: 'failed', reason: 'the node loaded other files than the ones validated', extra: result, raced: true}
+      return {action: 'failed', reason: `CONFIG SET answered OK, but the node serves ${short(now.served?.fingerprint256)} instead of the certificate on disk ${short(assessment.onDisk.fingerprint256)}`, extra: result}
     }
   } else {
     const expiry = now.served ? Date.parse(now.served.notAfter) : 0
     const nowMs = (options.now ?? new Date()).getTime()
+    const same = now.served !== null && inspected.view.served?.fingerprint256 === now.served.fingerprint256
+    if (same && expiry > nowMs && expiry < nowMs + options.minDays * 86_400_000 && !now.verifyError) {
+      // Reloaded because it was due: nothing renewed came back, which is for the operator, not a failure of the reload.
+      return {action: 'reloaded', reason: assessment.reason, extra: {...result, warnings: [`the node serves the same certificate as before, which expires on ${now.served!.notAfter}, within --min-days ${options.minDays}: its files were not renewed`]}}
+    }
     if (!now.served || expiry < nowMs + options.minDays * 86_400_000 || Date.parse(now.served.notBefore) > nowMs) {
-      return done('failed', `after the reload the node serves a certificate valid from ${now.served?.notBefore} to ${now.served?.notAfter}: not valid for --min-days ${options.minDays} (the files were not checked here)`, result)
+      return {action: 'failed', reason: `after the reload the node serves a certificate valid from ${now.served?.notBefore} to ${now.served?.notAfter}: not valid for --min-days ${options.minDays} (the files were not checked here)`, extra: result}
     }
     if (now.verifyError && now.verifyError !== inspected.verifyError) {
-      return done('failed', `after the reload the node's certificate does not verify (${now.verifyError}); the files were not checked here`, result)
+      return {action: 'failed', reason: `after the reload the node's certificate does not verify (${now.verifyError}); the files were not checked here`, extra: result}
     }
-    if (before?.fingerprint256 === now.served.fingerprint256) result.notes.push('the node serves the same certificate as before: its files had not changed')
+    if (inspected.view.served?.fingerprint256 === now.served.fingerprint256) result.notes.push('the node serves the same certificate as before: its files had not changed')
   }
   if (now.verifyError && !TOLERATED.includes(now.verifyError) && now.verifyError !== inspected.verifyError) result.notes.push(`the new certificate does not verify for this client: ${now.verifyError}`)
-  return done('reloaded', assessment.reason, result)
+  return {action: 'reloaded', reason: assessment.reason, extra: result}
 }
 
 function baseReport(p: Planned): NodeReport {
@@ -245,11 +395,13 @@ function baseReport(p: Planned): NodeReport {
     filesReadHere: p.inspected ? !('unreadable' in p.inspected.material) : false,
     problems: p.assessment?.problems ?? [],
     warnings: p.assessment?.warnings ?? [],
-    notes: p.assessment?.notes ?? [],
+    notes: [...aliasNotes(p), ...(p.assessment?.notes ?? [])],
     autoReloadInterval: view?.config.autoReloadInterval ?? null,
     durationMs: 0,
   }
 }
+
+const aliasNotes = (p: Planned) => (p.aliases ?? []).map((a) => `${a} is the same server (run_id): handled once, as ${p.address}`)
 
 function summary(served: ServedCertificate | null): CertSummary | null {
   return served ? {subject: served.subject, notAfter: served.notAfter, fingerprint256: served.fingerprint256} : null

@@ -13,6 +13,7 @@ export function renderWhoami(result: WhoamiResult): string {
     const mapping = result.server.tlsAuthClientsUser ?? 'not supported'
     lines.push(chalk.dim(`  ${result.server.address}: ${result.server.version}, tls-auth-clients ${result.server.tlsAuthClients}, tls-auth-clients-user ${mapping}`))
   }
+  if (result.trust) lines.push(result.trust.checked ? chalk.dim(`  trust: ${result.trust.accepted ? 'the server\'s CA files accept the certificate (rehearsed here)' : `refused: ${result.trust.reason}`}`) : chalk.dim(`  ${result.trust.reason}`))
   if (result.observedUser !== undefined) lines.push(observedLine(result))
   for (const warning of result.warnings) lines.push(chalk.yellow(`  warning: ${warning}`))
 

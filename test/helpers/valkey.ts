@@ -26,6 +26,8 @@ import {join} from 'node:path'
 import {connect as tlsConnect, type TLSSocket} from 'node:tls'
 import {afterAll, afterEach, inject} from 'vitest'
 import {killOnExit, runDir, ServerProcess, sleep, spawnServer, type ProbeConnection} from './server-process.js'
+import {unlinkSync} from 'node:fs'
+import type {ExitStatus} from './server-process.js'
 
 // ---------------------------------------------------------------------------
 // Environment
@@ -415,6 +417,12 @@ export interface ValkeyHandle {
   clientOptions(overrides?: Partial<TlsClientOptions>): TlsClientOptions
   /** Last `lines` lines of the server log (plus early stdout/stderr). */
   logTail(lines?: number): string
+  /**
+   * Stop the process (SIGTERM, as stop()) and start it again with the same config file and dir, then wait
+   * until it answers PING. It re-reads its TLS files from disk, and every link it had (clients, replication,
+   * cluster bus) re-handshakes; a cluster node keeps its nodes.conf and rejoins. The pid changes.
+   */
+  restart(opts?: {graceMs?: number; readyTimeoutMs?: number}): Promise<void>
 }
 
 const registry = new Set<Handle>()
@@ -495,6 +503,56 @@ class Handle extends ServerProcess implements ValkeyHandle {
       ...(this.tls.servername ? ['--sni', this.tls.servername] : []),
     ]
     return runValkeyCli([...base, ...args], opts.timeoutMs)
+  }
+
+  async restart(opts: {graceMs?: number; readyTimeoutMs?: number} = {}): Promise<void> {
+    await this.stop(opts.graceMs)
+    const {child, pid} = await spawnServer(valkeyServerPath(), [this.configFile], this.dir)
+    this.adopt(child, pid)
+    await this.waitReady(Date.now() + (opts.readyTimeoutMs ?? 10_000))
+  }
+
+  /**
+   * Point this handle at a new process of the same server, doing for it what ServerProcess's constructor
+   * did for the first one (output capture, registry, exit tracking, pid record), so stop(), exitStatus(),
+   * signal() and the cleanup hooks keep working. ServerProcess tracks a single child and keeps that state
+   * private; the check below fails loudly if its field names ever change.
+   */
+  private adopt(child: ChildProcess, pid: number): void {
+    const self = this as unknown as {
+      child: ChildProcess; pid: number; exited: Promise<void>
+      status: ExitStatus | undefined; early: string; paused: boolean; stopping: Promise<void> | undefined
+    }
+    for (const field of ['status', 'early', 'paused', 'stopping']) {
+      if (!(field in self)) throw new Error(`restart(): ServerProcess has no field ${field} any more; update Handle.adopt()`)
+    }
+    self.child = child
+    self.pid = pid
+    self.status = undefined
+    self.early = ''
+    self.paused = false
+    self.stopping = undefined
+    const collect = (d: Buffer): void => {
+      self.early = (self.early + d.toString()).slice(-16_384)
+    }
+    child.stdout?.on('data', collect)
+    child.stderr?.on('data', collect)
+    registry.add(this)
+    self.exited = new Promise((res) => {
+      child.once('exit', (code, signal) => {
+        self.status = {code, signal}
+        registry.delete(this)
+        try {
+          unlinkSync(join(runDir(), 'pids', String(pid))) // recorded by spawnServer
+        } catch {
+          // not recorded (no run folder)
+        }
+        res()
+      })
+    })
+    child.unref()
+    ;(child.stdout as unknown as {unref?: () => void})?.unref?.()
+    ;(child.stderr as unknown as {unref?: () => void})?.unref?.()
   }
 }
 

@@ -33,6 +33,7 @@ interface NodeJson {
   filesReadHere: boolean
   problems: Array<{code: string; message: string}>
   notes: string[]
+  warnings: string[]
   autoReloadInterval: number | null
 }
 
@@ -163,14 +164,23 @@ describe('valkey-tls reload, one Valkey 9.1 node (encrypted key, client certific
     expect((await reload(args())).node.action).toBe('unchanged')
   })
 
-  it('--force reloads an unchanged node; --read-files never reloads it relying on the server and the handshake after', async () => {
+  it('--force reloads an unchanged node; files not read here: reloaded only when the served certificate is due, or with --force', async () => {
     const before = await sets()
     const forced = await reload([...args(), '--force'])
     expect([forced.code, forced.node.action, forced.node.reason]).toEqual([0, 'reloaded', '--force'])
-    const blind = await reload([...args(), '--read-files', 'never'])
+    const notDue = await reload([...args(), '--read-files', 'never'])
+    expect([notDue.code, notDue.node.action, notDue.node.filesReadHere]).toEqual([0, 'unchanged', false])
+    expect(notDue.node.notes.join('\n')).toMatch(/not read here.*could not be compared.*not due for renewal/)
+    expect(await sets()).toBe(before + 1)
+    const blind = await reload([...args(), '--read-files', 'never', '--force'])
     expect([blind.code, blind.node.action, blind.node.filesReadHere]).toEqual([0, 'reloaded', false])
     expect(blind.node.notes.join('\n')).toMatch(/not read here.*relying on the server's own checks[\s\S]*serves the same certificate as before/)
-    expect(await sets()).toBe(before + 2)
+    // Due (within --min-days): reloaded to pick up renewed files; the same certificate came back, so renew it (exit 9).
+    const due = await reload([...args(), '--read-files', 'never', '--min-days', '400'])
+    expect([due.code, due.node.action]).toEqual([9, 'reloaded'])
+    expect(due.node.reason).toMatch(/cannot be read here, and the certificate it serves expires on .* within --min-days 400/)
+    expect(due.node.warnings.join('\n')).toMatch(/same certificate as before.*within --min-days 400/)
+    expect(await sets()).toBe(before + 3)
   })
 
   it('tls-auto-reload-interval set: said in the one line and in the JSON', async () => {
@@ -246,7 +256,7 @@ describe('valkey-tls reload, Redis 7 (loads an expired certificate when told to)
     expect(await sets()).toBe(before)
     expect(await servedFingerprint(redis.port)).toBe(served)
     // Not validated here: Redis 7 accepts the expired certificate, and the handshake after the reload says so.
-    const blind = await reload([...args, '--read-files', 'never'])
+    const blind = await reload([...args, '--read-files', 'never', '--force'])
     expect([blind.code, blind.node.action]).toEqual([6, 'failed'])
     expect(blind.node.reason).toMatch(/after the reload the node serves a certificate valid from .* not valid for --min-days 1/)
     expect(blind.node.after!.fingerprint256).toBe(fingerprintOf(expired.cert))

@@ -1,39 +1,52 @@
-import {Flags} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 import chalk from 'chalk'
 
 import {BaseCommand} from '../../base-command.js'
-import {ExitCode} from '../../errors.js'
+import {ExitCode, usageError} from '../../errors.js'
 import {readInputFile} from '../../fsutil/read.js'
-import {verifyCertificate, type VerifyResult} from '../../pki/verify.js'
+import type {Purpose, VerifyResult} from '../../pki/verify.js'
 
 export default class CertsVerify extends BaseCommand {
-  static override summary = 'Check a certificate before a server loads it: validity, key, chain.'
+  static override summary = 'Check a certificate before a server loads it: dates, key, and the handshakes it must survive.'
 
-  static override description = `The checks "reload" makes before it lets a server load new files, offline: the certificate parses, is valid now and for at least --min-days more, --key is its private key (an encrypted key is opened with the passphrase in VALKEY_TLS_KEY_PASSPHRASE, never shown), and it chains to --ca through any intermediates in the certificate file.
+  static override description = `The checks "reload" makes before it lets a server load new files, offline. The certificate parses; it and every intermediate in the file are within their dates, the leaf for at least --min-days more; --key is its private key (an encrypted key is opened with the passphrase in VALKEY_TLS_KEY_PASSPHRASE, never shown); every CA in --cacert is within its dates (Valkey 9.1 refuses to load a bundle holding an expired CA).
+
+Then the handshakes it must survive are rehearsed in-process with OpenSSL, nothing on the network: served to a client that verifies with --cacert (OpenSSL's purpose check for a server certificate: extendedKeyUsage, keyUsage, CA flags and dates of the whole chain, no partial chains), and presented to a server that verifies with --cacert (the purpose check for a client certificate). A Valkey server presents its server certificate as the client certificate of cluster-bus and replication links, so both are checked by default (--purpose). Each --host must be named by the certificate, as OpenSSL matches names.
 
 Valkey before 9.1 and Redis load an expired or not-yet-valid certificate through CONFIG SET without complaint, after which every new client fails: this refuses it. Exit ${ExitCode.ok} when every check passes, ${ExitCode.refused} when one fails (each failure is listed), ${ExitCode.input} when a file cannot be read or parsed.`
 
   static override examples = [
-    {description: 'Before copying renewed files into place.', command: '<%= config.bin %> <%= command.id %> --cert new/server.crt --key new/server.key --ca /etc/valkey/ca.crt'},
-    {description: 'Demand 30 days of validity, machine-readable.', command: '<%= config.bin %> <%= command.id %> --cert server.crt --key server.key --min-days 30 --json'},
+    {description: 'Before copying renewed files into place.', command: '<%= config.bin %> <%= command.id %> new/server.crt --key new/server.key --cacert /etc/valkey/ca.crt --host valkey-1.example.com --host 10.0.0.5'},
+    {description: 'A client certificate only, with 30 days left at least, machine-readable.', command: '<%= config.bin %> <%= command.id %> client.crt --key client.key --cacert ca.crt --purpose client --min-days 30 --json'},
   ]
 
+  static override args = {
+    file: Args.string({name: 'CERT', description: 'Certificate file (PEM): the certificate first, then any intermediates (or --cert).'}),
+  }
+
   static override flags = {
-    cert: Flags.string({summary: 'Certificate file (PEM): the certificate first, then any intermediates.', required: true}),
-    key: Flags.string({summary: 'Its private key (PEM); encrypted keys use VALKEY_TLS_KEY_PASSPHRASE.'}),
-    ca: Flags.string({summary: 'CA bundle (PEM) the certificate must chain to.'}),
+    cert: Flags.string({summary: 'Certificate file, when not given as the argument.'}),
+    key: Flags.string({summary: 'Its private key (PEM); encrypted keys use VALKEY_TLS_KEY_PASSPHRASE. Needed for the handshake rehearsals.'}),
+    cacert: Flags.string({aliases: ['ca'], summary: 'CA bundle (PEM) that clients and peers verify the certificate with (--ca is the same).'}),
+    purpose: Flags.option({summary: 'How the certificate is used: as a server certificate, a client certificate, or both (a Valkey server certificate is both).', options: ['server', 'client', 'both'] as const, default: 'both'})(),
+    host: Flags.string({summary: 'A name (DNS or IP) clients reach the server by: the certificate must name it. Repeatable.', multiple: true}),
     'min-days': Flags.integer({summary: 'Days the certificate must still be valid for.', default: 1, min: 0}),
   }
 
   async run(): Promise<VerifyResult> {
-    const {flags} = await this.parse(CertsVerify)
+    const {args, flags} = await this.parse(CertsVerify)
+    const {verifyCertificate} = await import('../../pki/verify.js')
+    if (args.file !== undefined && flags.cert !== undefined && args.file !== flags.cert) throw usageError('give the certificate once: as the argument or as --cert')
+    const certPath = args.file ?? flags.cert
+    if (certPath === undefined) throw usageError('which certificate? Give it as the argument (certs verify server.crt) or as --cert')
     const [certPem, keyPem, caPem] = await Promise.all([
-      readInputFile(flags.cert, 'certificate'),
+      readInputFile(certPath, 'certificate'),
       flags.key === undefined ? undefined : readInputFile(flags.key, 'key'),
-      flags.ca === undefined ? undefined : readInputFile(flags.ca, 'CA bundle'),
+      flags.cacert === undefined ? undefined : readInputFile(flags.cacert, 'CA bundle'),
     ])
-    const result = verifyCertificate({
-      certPem, certPath: flags.cert, keyPem, keyPath: flags.key, caPem, caPath: flags.ca,
+    const purposes: Purpose[] = flags.purpose === 'both' ? ['server', 'client'] : [flags.purpose]
+    const result = await verifyCertificate({
+      certPem, certPath, keyPem, keyPath: flags.key, caPem, caPath: flags.cacert, purposes, hosts: flags.host ?? [],
       passphrase: process.env.VALKEY_TLS_KEY_PASSPHRASE, minDays: flags['min-days'],
     })
     if (!this.jsonEnabled()) this.log(render(result))
@@ -45,15 +58,21 @@ Valkey before 9.1 and Redis load an expired or not-yet-valid certificate through
   }
 }
 
+const REHEARSAL_NAMES = {serve: 'served to a client verifying with the CA', present: 'presented as a client certificate to a server verifying with the CA', name: 'names'}
+
 function render(r: VerifyResult): string {
   const mark = (value: boolean | null, what: string) => (value === null ? chalk.dim(`  - ${what}: not checked`) : value ? chalk.green(`  ok ${what}`) : chalk.red(`  FAILED ${what}`))
+  const unchecked = [r.keyMatches === null && 'no --key', r.chainVerified === null && (r.keyMatches === null ? 'no handshake without the key' : 'no --cacert')].filter(Boolean)
+  const headline = !r.ok
+    ? chalk.red.bold(`REFUSED: ${r.problems.length} problem${r.problems.length > 1 ? 's' : ''}`)
+    : unchecked.length > 0 ? chalk.yellow.bold(`OK as far as checked (${unchecked.join(', ')})`) : chalk.green.bold('OK: safe to load')
   const lines = [
-    r.ok ? chalk.green.bold('OK: safe to load') : chalk.red.bold(`REFUSED: ${r.problems.length} problem${r.problems.length > 1 ? 's' : ''}`),
+    headline,
     `  ${r.subject}, issued by ${r.issuer}`,
     `  valid ${r.notBefore} to ${r.notAfter} (${r.daysLeft} days left)`,
     `  SHA-256 ${r.fingerprint256}`,
     mark(r.keyMatches, 'private key matches'),
-    mark(r.chainVerified, 'chains to the CA'),
+    ...(r.rehearsals.length === 0 ? [mark(null, 'handshakes rehearsed')] : r.rehearsals.map((h) => mark(h.ok, `${REHEARSAL_NAMES[h.name]}${h.host ? ` ${h.host}` : ''}`))),
     ...r.problems.map((p) => chalk.red(`  ${p.message}`)),
   ]
   return lines.join('\n')

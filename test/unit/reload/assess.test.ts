@@ -1,31 +1,40 @@
-import type {X509Certificate} from 'node:crypto'
 import {mkdirSync, mkdtempSync, rmSync, copyFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {beforeAll, describe, expect, it} from 'vitest'
 
-import {type AssessInput, assessNode, type Peer} from '../../../src/reload/assess.js'
+import {type AssessInput, assessNode, dueForRenewal} from '../../../src/reload/assess.js'
 import {type NodeTlsConfig, normalizeSerial, parseTlsConfig} from '../../../src/reload/config.js'
 import {type LocalMaterial, readLocalMaterial} from '../../../src/reload/material.js'
 import {
-  bundle, type Ca, certOf, encryptKey, issueCert, type KeyPair, makeCa, makeExpiredCert, makeNotYetValidCert, servedOf, toDer,
+  bundle, type Ca, certOf, daysFromNow, encryptKey, issueCert, type KeyPair, makeCa, makeExpiredCert, makeIntermediate, makeNotYetValidCert,
+  makeWindowedCa, servedOf, toDer,
 } from './certs.js'
 
 /**
  * One PKI for the whole file: CA "A" (the node's), CA "B" (someone else's), and certificates of both.
- * Each scenario is real files read by readLocalMaterial, as reload reads them.
+ * Each scenario is real files read by readLocalMaterial, as reload reads them. Trust (chains, purposes,
+ * names, peers) is not assessNode's: it is rehearsed afterwards (test/unit/reload/rehearse.test.ts).
  */
 let dir: string
 let caA: Ca
 let caB: Ca
 let caLong: Ca // CA file of two CAs: this one expires last...
 let caShort: Ca // ...and this one first (INFO tls reports it)
-const c = {} as Record<'old' | 'fresh' | 'other' | 'expired' | 'notYet' | 'short' | 'fromB' | 'client' | 'client2' | 'clientB' | 'peer' | 'peerB', KeyPair>
+const c = {} as Record<'old' | 'fresh' | 'other' | 'expired' | 'notYet' | 'short' | 'fromB' | 'client' | 'client2' | 'ofInt' | 'ofStale' | 'ofLate', KeyPair>
 let encryptedKey: string
 let derCert: string
 let caFileTwo: string
 let caDirAB: string
+/** CA A beside a CA that expired yesterday / that is valid from tomorrow on; a folder holding A and the expired one. */
+let caWithExpired: string
+let caWithNotYet: string
+let caDirWithExpired: string
+/** Cert files of leaves under intermediates of A: a current one, one expired yesterday, one valid from tomorrow. */
+let chainOfInt: string
+let chainOfStale: string
+let chainOfLate: string
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vtls-assess-'))
@@ -43,10 +52,30 @@ beforeAll(async () => {
     issueCert(caB, dir, 'fromB', {cn: 'localhost'}).then((k) => { c.fromB = k }),
     issueCert(caA, dir, 'client', {usage: 'client'}).then((k) => { c.client = k }),
     issueCert(caA, dir, 'client2', {usage: 'client'}).then((k) => { c.client2 = k }),
-    issueCert(caB, dir, 'clientB', {usage: 'client'}).then((k) => { c.clientB = k }),
-    issueCert(caA, dir, 'peer', {cn: 'peer'}).then((k) => { c.peer = k }),
-    issueCert(caB, dir, 'peerB', {cn: 'peerB'}).then((k) => { c.peerB = k }),
   ])
+  const [int, stale, late, caExpired, caNotYet] = await Promise.all([
+    makeIntermediate(caA, dir, 'int'),
+    makeIntermediate(caA, dir, 'stale', 'assess test stale intermediate', {notBefore: daysFromNow(-30), notAfter: daysFromNow(-1)}),
+    makeIntermediate(caA, dir, 'late', 'assess test late intermediate', {notBefore: daysFromNow(1), notAfter: daysFromNow(366)}),
+    makeWindowedCa(dir, 'caExpired', {notBefore: daysFromNow(-30), notAfter: daysFromNow(-1)}),
+    makeWindowedCa(dir, 'caNotYet', {notBefore: daysFromNow(1), notAfter: daysFromNow(366)}),
+  ])
+  await Promise.all([
+    issueCert(int, dir, 'ofInt', {cn: 'localhost'}).then((k) => { c.ofInt = k }),
+    issueCert(stale, dir, 'ofStale', {cn: 'localhost'}).then((k) => { c.ofStale = k }),
+    issueCert(late, dir, 'ofLate', {cn: 'localhost'}).then((k) => { c.ofLate = k }),
+  ])
+  ;[chainOfInt, chainOfStale, chainOfLate, caWithExpired, caWithNotYet] = await Promise.all([
+    bundle(join(dir, 'ofInt.chain.crt'), c.ofInt.cert, int.cert),
+    bundle(join(dir, 'ofStale.chain.crt'), c.ofStale.cert, stale.cert),
+    bundle(join(dir, 'ofLate.chain.crt'), c.ofLate.cert, late.cert),
+    bundle(join(dir, 'a+expired.pem'), caA.cert, caExpired.cert),
+    bundle(join(dir, 'a+not-yet.pem'), caA.cert, caNotYet.cert),
+  ])
+  caDirWithExpired = join(dir, 'cas-a-expired')
+  mkdirSync(caDirWithExpired)
+  copyFileSync(caA.cert, join(caDirWithExpired, 'a.pem'))
+  copyFileSync(caExpired.cert, join(caDirWithExpired, 'expired.pem'))
   encryptedKey = await encryptKey(c.fresh.key, join(dir, 'fresh.enc.key'), 'secret')
   derCert = await toDer(c.fresh.cert, join(dir, 'fresh.der'))
   caFileTwo = await bundle(join(dir, 'two-cas.pem'), caLong.cert, caShort.cert) // the first to expire is second in the file
@@ -67,12 +96,11 @@ interface Scenario {
   clientCert?: string
   clientKey?: string
   keyPassphrase?: string
-  tlsCluster?: boolean
   autoReloadInterval?: number | null
   loaded?: NodeTlsConfig['loaded']
-  peers?: Peer[]
   minDays?: number
   force?: boolean
+  now?: Date
 }
 
 const ADDRESS = '10.0.0.1:6379'
@@ -86,15 +114,15 @@ async function input(s: Scenario): Promise<AssessInput> {
   if (s.clientCert) files['tls-client-cert-file'] = s.clientCert
   if (s.clientKey) files['tls-client-key-file'] = s.clientKey
   const config: NodeTlsConfig = {
-    files, keyPassphrase: s.keyPassphrase, tlsCluster: s.tlsCluster ?? false, autoReloadInterval: s.autoReloadInterval ?? null, loaded: s.loaded ?? {},
+    files, keyPassphrase: s.keyPassphrase, tlsCluster: false, tlsReplication: false, authClients: 'yes', autoReloadInterval: s.autoReloadInterval ?? null, loaded: s.loaded ?? {},
   }
   const servedChain = s.served ? [certOf(s.served.cert)] : []
   return {
     node: {address: ADDRESS, config, served: s.served ? servedOf(servedChain[0]!) : null, servedChain},
     material: await readLocalMaterial(config),
-    peers: s.peers ?? [],
     minDays: s.minDays ?? 0,
     force: s.force ?? false,
+    now: s.now,
   }
 }
 
@@ -182,12 +210,12 @@ describe('assessNode: a changed certificate is refused unless it passes every ch
     expect(a.problems).toEqual([])
   })
 
-  it('refuses a certificate the node\'s own CAs do not trust', async () => {
+  it('leaves trust to the rehearsals: another CA\'s certificate passes here, and what was validated is handed on', async () => {
     const a = await assess(renewedTo(c.fromB))
-    expect(a.decision).toBe('refused')
-    expect(codes(a)).toEqual(['untrusted'])
-    // Trusted through tls-ca-cert-dir instead: fine.
-    expect((await assess(renewedTo(c.fromB, {ca: undefined, caDir: caDirAB}))).decision).toBe('reload')
+    expect(a.decision).toBe('reload')
+    expect(a.problems).toEqual([])
+    expect(a.validated?.server?.chain.map((x) => x.fingerprint256)).toEqual([certOf(c.fromB.cert).fingerprint256])
+    expect(a.validated?.client).toBeUndefined()
   })
 
   it('refuses a tls-cert-file that is not PEM (DER), which the server would not load', async () => {
@@ -237,33 +265,157 @@ describe('assessNode: unchanged, but the files on disk are broken', () => {
 })
 
 describe('assessNode: files that cannot be read here', () => {
-  it('reloads with a note when the material is unreadable as a whole, without an onDisk certificate', async () => {
-    const base = await input(renewedTo(c.fresh))
-    const a = assessNode({...base, material: {unreadable: '10.0.0.1 is not this machine'}})
-    expect(a.decision).toBe('reload')
+  const unreadable = (s: Scenario, why = '10.0.0.1 is not this machine') => input(s).then((base) => assessNode({...base, material: {unreadable: why}}))
+  const DAY = 86_400_000
+
+  it('leaves a node alone whose served certificate is not due for renewal, saying why', async () => {
+    const a = await unreadable(renewedTo(c.fresh))
+    expect(a.decision).toBe('unchanged')
+    expect(a.reason).toBe('the files cannot be read here, and the certificate served is not due for renewal')
     expect(a.onDisk).toBeNull()
     expect(a.problems).toEqual([])
+    expect(a.notes).toEqual(['10.0.0.1 is not this machine: the files could not be compared with what the node serves; not reloaded, since that certificate is not due for renewal (--force to reload anyway)'])
+  })
+
+  it('reloads when the served certificate expires within --min-days', async () => {
+    const a = await unreadable({...renewedTo(c.fresh), served: c.short, minDays: 10})
+    expect(a.decision).toBe('reload')
+    expect(a.reason).toMatch(/^the files cannot be read here, and the certificate it serves expires on .*, within --min-days 10: reloading picks up renewed files$/)
+    expect(a.onDisk).toBeNull()
+    expect(a.notes).toEqual(['10.0.0.1 is not this machine: nothing validated here; relying on the server\'s own checks and the handshake after reloading'])
+    // Five days left are not within --min-days 5... nor in the last third of its six days.
+    expect((await unreadable({...renewedTo(c.fresh), served: c.short, minDays: 5})).decision).toBe('unchanged')
+  })
+
+  it('reloads when the served certificate is in the last third of its lifetime', async () => {
+    const served = certOf(c.old.cert)
+    const from = Date.parse(served.validFrom)
+    const lifetime = Date.parse(served.validTo) - from
+    const late = await unreadable({...renewedTo(c.fresh), now: new Date(from + lifetime * 0.7)})
+    expect(late.decision).toBe('reload')
+    expect(late.reason).toContain('is in the last third of its lifetime')
+    const earlier = await unreadable({...renewedTo(c.fresh), now: new Date(from + lifetime * 0.6)})
+    expect(earlier.decision).toBe('unchanged')
+  })
+
+  it('reloads a node that serves no certificate', async () => {
+    const a = await unreadable({...renewedTo(c.fresh), served: null})
+    expect(a.decision).toBe('reload')
+    expect(a.reason).toBe('the files cannot be read here, and it serves no certificate: reloading picks up renewed files')
+  })
+
+  it('reloads with --force, due or not, noting that nothing was validated', async () => {
+    const a = await unreadable({...renewedTo(c.fresh), force: true})
+    expect(a.decision).toBe('reload')
+    expect(a.reason).toBe('--force')
     expect(a.notes).toEqual(['10.0.0.1 is not this machine: nothing validated here; relying on the server\'s own checks and the handshake after reloading'])
   })
 
-  it('reloads with a note when tls-cert-file alone cannot be read', async () => {
+  it('applies the same rule when tls-cert-file alone cannot be read', async () => {
     const base = await input(renewedTo(c.fresh))
     const material: LocalMaterial = {reads: {'tls-cert-file': {unreadable: 'tls-cert-file /x: permission denied here'}}, caCerts: [], problems: [], notes: []}
-    const a = assessNode({...base, material})
-    expect(a.decision).toBe('reload')
-    expect(a.notes[0]).toMatch(/^tls-cert-file \/x: permission denied here: nothing validated here/)
+    const notDue = assessNode({...base, material})
+    expect(notDue.decision).toBe('unchanged')
+    expect(notDue.notes[0]).toMatch(/^tls-cert-file \/x: permission denied here: the files could not be compared/)
+    const due = assessNode({...base, material, now: new Date(Date.now() + 364 * DAY)})
+    expect(due.decision).toBe('reload')
+    expect(due.notes[0]).toMatch(/^tls-cert-file \/x: permission denied here: nothing validated here/)
   })
 
-  it('reloads with a note when the node has no tls-cert-file', async () => {
-    const a = await assess({served: c.old})
-    expect(a.decision).toBe('reload')
-    expect(a.notes[0]).toMatch(/^the node has no tls-cert-file: nothing validated here/)
+  it('applies the same rule when the node has no tls-cert-file', async () => {
+    const notDue = await assess({served: c.old})
+    expect(notDue.decision).toBe('unchanged')
+    expect(notDue.notes[0]).toMatch(/^the node has no tls-cert-file: the files could not be compared/)
+    const due = await assess({served: c.short, minDays: 30})
+    expect(due.decision).toBe('reload')
+    expect(due.notes[0]).toMatch(/^the node has no tls-cert-file: nothing validated here/)
   })
 
   it('notes that the chain is not checked when the node has no CA here', async () => {
     const a = await assess(renewedTo(c.fromB, {ca: undefined}))
     expect(a.decision).toBe('reload')
     expect(a.notes.some((n) => n.includes('chain not checked'))).toBe(true)
+  })
+})
+
+describe('dueForRenewal', () => {
+  // 90 days of life: the last third starts on day 60.
+  const served = {notBefore: '2025-01-01T00:00:00.000Z', notAfter: '2025-04-01T00:00:00.000Z'}
+  const day = (n: number) => new Date(Date.parse(served.notBefore) + n * 86_400_000)
+
+  it('is not due in the first two thirds of the lifetime, outside --min-days', () => {
+    expect(dueForRenewal(served, 0, day(0))).toBeNull()
+    expect(dueForRenewal(served, 0, day(59.9))).toBeNull()
+    expect(dueForRenewal(served, 30, day(59.9))).toBeNull()
+  })
+
+  it('is due from the start of the last third', () => {
+    expect(dueForRenewal(served, 0, day(60))).toBe('the certificate it serves (valid 2025-01-01T00:00:00.000Z to 2025-04-01T00:00:00.000Z) is in the last third of its lifetime')
+    expect(dueForRenewal(served, 0, day(89))).not.toBeNull()
+  })
+
+  it('is due when fewer than --min-days are left, which is said first', () => {
+    expect(dueForRenewal(served, 31, day(59.5))).toBe('the certificate it serves expires on 2025-04-01T00:00:00.000Z, within --min-days 31')
+    expect(dueForRenewal(served, 31, day(59))).toBeNull() // exactly 31 days left
+    expect(dueForRenewal(served, 10, day(85))).toMatch(/within --min-days 10$/)
+  })
+
+  it('is due for an expired certificate, and when nothing is served', () => {
+    expect(dueForRenewal(served, 0, day(100))).not.toBeNull()
+    expect(dueForRenewal(null, 0, day(0))).toBe('it serves no certificate')
+  })
+})
+
+describe('assessNode: dates of the CAs and intermediates', () => {
+  it('refuses a changed node whose CA file holds an expired CA (Valkey 9.1 refuses the bundle)', async () => {
+    const a = await assess(renewedTo(c.fresh, {ca: caWithExpired}))
+    expect(a.decision).toBe('refused')
+    expect(codes(a)).toEqual(['ca-expired'])
+    expect(a.reason).toMatch(/^the node's CAs \(tls-ca-cert-file .*a\+expired\.pem\) holds a CA that expired on .* \(CN=reload test CA caExpired .*\): Valkey 9\.1 refuses to load such a bundle$/)
+  })
+
+  it('refuses a CA not valid yet, and an expired CA in tls-ca-cert-dir', async () => {
+    const notYet = await assess(renewedTo(c.fresh, {ca: caWithNotYet}))
+    expect(notYet.decision).toBe('refused')
+    expect(codes(notYet)).toEqual(['ca-not-yet-valid'])
+    expect(notYet.reason).toMatch(/holds a CA not valid before .*: Valkey 9\.1 refuses to load such a bundle$/)
+    const inDir = await assess(renewedTo(c.fresh, {ca: undefined, caDir: caDirWithExpired}))
+    expect(inDir.decision).toBe('refused')
+    expect(codes(inDir)).toEqual(['ca-expired'])
+    expect(inDir.reason).toContain(`tls-ca-cert-dir ${caDirWithExpired}`)
+  })
+
+  it('refuses an unchanged node whose CA files went out of date: the next reload or restart would fail', async () => {
+    for (const ca of [caWithExpired, caWithNotYet]) {
+      const a = await assess({served: c.fresh, cert: c.fresh.cert, key: c.fresh.key, ca})
+      expect(a.decision).toBe('refused')
+      expect(a.problems).toHaveLength(1)
+      expect(a.reason).toMatch(/^the certificate is unchanged, but the node's CAs .* Valkey 9\.1 refuses to load such a bundle: the next reload or restart would fail$/)
+    }
+  })
+
+  it('accepts intermediates within their dates in the cert file', async () => {
+    const a = await assess({served: c.old, cert: chainOfInt, key: c.ofInt.key, ca: caA.cert})
+    expect(a.decision).toBe('reload')
+    expect(a.problems).toEqual([])
+    expect(a.validated?.server?.chain).toHaveLength(2)
+  })
+
+  it('refuses a cert file holding an expired intermediate, or one not valid yet', async () => {
+    const stale = await assess({served: c.old, cert: chainOfStale, key: c.ofStale.key, ca: caA.cert})
+    expect(stale.decision).toBe('refused')
+    expect(codes(stale)).toEqual(['chain-expired'])
+    expect(stale.reason).toMatch(new RegExp(`^${chainOfStale.replace(/[.+]/g, '\\$&')} holds an intermediate that expired on .* \\(CN=assess test stale intermediate\\)$`))
+    const late = await assess({served: c.old, cert: chainOfLate, key: c.ofLate.key, ca: caA.cert})
+    expect(late.decision).toBe('refused')
+    expect(codes(late)).toEqual(['chain-not-yet-valid'])
+    expect(late.reason).toContain('holds an intermediate not valid before')
+  })
+
+  it('an unchanged node serving a chain whose intermediate expired: a warning (renew it), as for an expired leaf', async () => {
+    const a = await assess({served: c.ofStale, cert: chainOfStale, key: c.ofStale.key, ca: caA.cert})
+    expect(a.decision).toBe('unchanged')
+    expect(a.warnings?.join('\n')).toMatch(/holds an intermediate that expired on .*renew it/)
   })
 })
 
@@ -327,61 +479,5 @@ describe('assessNode: what INFO tls says is loaded (client certificate, CA file)
   it('normalizes the certificate side too (serial spelled differently by Node and by the server)', () => {
     const s = serial(c.client.cert)
     expect(normalizeSerial(s)).toBe(loadedFromInfo(s).clientCertSerial)
-  })
-})
-
-describe('assessNode: tls-cluster peers', () => {
-  const peer = (address: string, caCerts: X509Certificate[] | null, served: KeyPair): Peer => ({address, caCerts, servedChain: [certOf(served.cert)]})
-  const trustsA = () => [certOf(caA.cert)]
-  const trustsB = () => [certOf(caB.cert)]
-  const clustered = (peers: Peer[], extra: Partial<Scenario> = {}) => renewedTo(c.fresh, {tlsCluster: true, peers, ...extra})
-
-  it('reloads when every peer trusts the new certificate and the node trusts theirs', async () => {
-    const a = await assess(clustered([peer('10.0.0.2:6379', trustsA(), c.peer), peer('10.0.0.3:6379', trustsA(), c.peer)]))
-    expect(a.decision).toBe('reload')
-    expect(a.problems).toEqual([])
-  })
-
-  it('refuses a certificate a peer does not trust (peer-untrusted)', async () => {
-    const a = await assess(clustered([peer('10.0.0.2:6379', trustsA(), c.peer), peer('10.0.0.3:6379', trustsB(), c.peer)]))
-    expect(a.decision).toBe('refused')
-    expect(codes(a)).toEqual(['peer-untrusted'])
-    expect(a.problems[0]!.message).toContain('10.0.0.3:6379')
-    expect(a.problems[0]!.message).not.toContain('10.0.0.2:6379')
-  })
-
-  it('refuses a client certificate a peer does not trust', async () => {
-    // The node trusts A and B; the peer only A; the server certificate is A's, the client certificate B's.
-    const a = await assess(clustered([peer('10.0.0.2:6379', trustsA(), c.peer)], {ca: undefined, caDir: caDirAB, clientCert: c.clientB.cert, clientKey: c.clientB.key}))
-    expect(a.decision).toBe('refused')
-    expect(codes(a)).toEqual(['peer-untrusted'])
-    expect(a.problems[0]!.message).toMatch(/does not trust the new client certificate/)
-  })
-
-  it('refuses when the node\'s CAs would not trust what a peer serves (peer-rejected)', async () => {
-    const a = await assess(clustered([peer('10.0.0.2:6379', trustsA(), c.peerB)]))
-    expect(a.decision).toBe('refused')
-    expect(codes(a)).toEqual(['peer-rejected'])
-    expect(a.problems[0]!.message).toContain('10.0.0.2:6379')
-  })
-
-  it('only notes a peer whose CAs cannot be read here', async () => {
-    const a = await assess(clustered([peer('10.0.0.2:6379', null, c.peer)]))
-    expect(a.decision).toBe('reload')
-    expect(a.problems).toEqual([])
-    expect(a.notes.some((n) => n.includes('10.0.0.2:6379') && n.includes('cannot check'))).toBe(true)
-  })
-
-  it('ignores the node itself among the peers', async () => {
-    const a = await assess(clustered([peer(ADDRESS, trustsB(), c.peerB), peer('10.0.0.2:6379', trustsA(), c.peer)]))
-    expect(a.decision).toBe('reload')
-    expect(a.problems).toEqual([])
-  })
-
-  it('checks no peers without tls-cluster', async () => {
-    const a = await assess(clustered([peer('10.0.0.2:6379', trustsB(), c.peerB), peer('10.0.0.3:6379', null, c.peer)], {tlsCluster: false}))
-    expect(a.decision).toBe('reload')
-    expect(a.problems).toEqual([])
-    expect(a.notes.filter((n) => n.includes('10.0.0.'))).toEqual([])
   })
 })

@@ -1,17 +1,19 @@
 /**
  * Certificates for the reload unit tests: the openssl-based test PKI (test/helpers/openssl-pki.ts) plus
- * what it lacks here: intermediate CAs (issueCert always writes CA:FALSE), encrypted keys, DER copies,
- * and Node X509Certificate views of PEM files (one per certificate, in file order).
+ * what it lacks here: intermediate CAs (issueCert always writes CA:FALSE), CAs and intermediates dated in
+ * the past or the future, encrypted keys, DER copies, Node X509Certificate views of PEM files (one per
+ * certificate, in file order), and identities (certificate and key contents) for the handshake rehearsals.
  */
 import {execFile} from 'node:child_process'
 import {randomBytes, X509Certificate} from 'node:crypto'
 import {readFileSync} from 'node:fs'
-import {writeFile} from 'node:fs/promises'
+import {mkdir, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
+import type {TlsIdentity} from '../../../src/pki/rehearse.js'
 import type {ServedCertificate} from '../../../src/probe/handshake.js'
-import type {Ca} from '../../helpers/openssl-pki.js'
+import type {Ca, KeyPair} from '../../helpers/openssl-pki.js'
 
 export {issueCert, makeCa, makeExpiredCert, makeNotYetValidCert, type Ca, type KeyPair} from '../../helpers/openssl-pki.js'
 
@@ -25,20 +27,66 @@ async function openssl(args: string[]): Promise<void> {
   }
 }
 
-/** A CA (CA:TRUE, keyCertSign) signed by `parent`, usable as the `ca` of issueCert or of another intermediate. */
-export async function makeIntermediate(parent: Ca, dir: string, name: string, cn = `reload test intermediate ${name}`): Promise<Ca> {
+const CA_EXTENSIONS = 'basicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign, digitalSignature\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid:always\n'
+
+/** A validity window: in the past for an expired certificate, in the future for one not valid yet. */
+export interface Window {
+  notBefore: Date
+  notAfter: Date
+}
+
+/** Days from now as a Date (negative: in the past). */
+export const daysFromNow = (days: number): Date => new Date(Date.now() + days * 86_400_000)
+
+/**
+ * A CA (CA:TRUE, keyCertSign) signed by `parent`, usable as the `ca` of issueCert or of another
+ * intermediate; valid 365 days from now, or within `window`.
+ */
+export async function makeIntermediate(parent: Ca, dir: string, name: string, cn = `reload test intermediate ${name}`, window?: Window): Promise<Ca> {
   const key = join(dir, `${name}.key`)
   const csr = join(dir, `${name}.csr`)
   const cert = join(dir, `${name}.crt`)
   const ext = join(dir, `${name}.ext.cnf`)
-  await writeFile(ext, '[v3_int]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign, digitalSignature\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid:always\n')
+  await writeFile(ext, `[v3_int]\n${CA_EXTENSIONS}`)
   await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key])
   await openssl(['req', '-new', '-key', key, '-subj', `/CN=${cn}`, '-out', csr])
+  if (window) {
+    await signWindowed(dir, name, csr, cert, ['-cert', parent.cert, '-keyfile', parent.key], window)
+    return {dir, cert, key, cn}
+  }
   await openssl([
     'x509', '-req', '-in', csr, '-CA', parent.cert, '-CAkey', parent.key, '-set_serial', `0x${randomBytes(8).toString('hex').replace(/^./, '1')}`,
     '-sha256', '-days', '365', '-extfile', ext, '-extensions', 'v3_int', '-out', cert,
   ])
   return {dir, cert, key, cn}
+}
+
+/** A self-signed CA valid only within `window` (makeCa cannot date a CA in the past or the future). */
+export async function makeWindowedCa(dir: string, name: string, window: Window, cn = `reload test CA ${name} ${randomBytes(3).toString('hex')}`): Promise<Ca> {
+  const key = join(dir, `${name}.key`)
+  const csr = join(dir, `${name}.csr`)
+  const cert = join(dir, `${name}.crt`)
+  await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key])
+  await openssl(['req', '-new', '-key', key, '-subj', `/CN=${cn}`, '-out', csr])
+  await signWindowed(dir, name, csr, cert, ['-selfsign', '-keyfile', key], window)
+  return {dir, cert, key, cn}
+}
+
+/** `openssl ca` with explicit dates (x509 -not_before needs OpenSSL 3.4), a private database per certificate. */
+async function signWindowed(dir: string, name: string, csr: string, cert: string, signer: string[], window: Window): Promise<void> {
+  const state = join(dir, `.${name}.ca-state`)
+  await mkdir(join(state, 'new'), {recursive: true})
+  await writeFile(join(state, 'index.txt'), '')
+  const cnf = join(state, 'ca.cnf')
+  await writeFile(cnf, `[ca]\ndefault_ca = c\n[c]\ndir = ${state}\ndatabase = $dir/index.txt\nnew_certs_dir = $dir/new\nrand_serial = yes\n`
+    + `default_md = sha256\npolicy = any\nunique_subject = no\ncopy_extensions = none\nemail_in_dn = no\n[any]\ncommonName = supplied\n[v3_int]\n${CA_EXTENSIONS}`)
+  const gtime = (d: Date) => d.toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z')
+  await openssl(['ca', '-batch', '-notext', '-config', cnf, ...signer, '-startdate', gtime(window.notBefore), '-enddate', gtime(window.notAfter), '-extensions', 'v3_int', '-in', csr, '-out', cert])
+}
+
+/** A certificate file and its key as a server or client loads them (what the rehearsals take). */
+export function tlsIdentity(kp: KeyPair, passphrase?: string): TlsIdentity {
+  return {cert: readFileSync(kp.cert), key: readFileSync(kp.key), passphrase}
 }
 
 /**

@@ -77,11 +77,48 @@ describe('parseTlsConfig', () => {
     expect(parseTlsConfig(reply({'tls-cert-file': '/a'}), '').loaded).toEqual({clientCertSerial: undefined, caCertSerial: undefined})
   })
 
+  it('reads tls-replication, off unless "yes"', () => {
+    expect(parseTlsConfig(reply({'tls-replication': 'yes'}), '').tlsReplication).toBe(true)
+    expect(parseTlsConfig(reply({'tls-replication': 'no'}), '').tlsReplication).toBe(false)
+    expect(parseTlsConfig(reply({}), '').tlsReplication).toBe(false)
+    // Apart from tls-cluster.
+    expect(parseTlsConfig(reply({'tls-cluster': 'yes'}), '').tlsReplication).toBe(false)
+    expect(parseTlsConfig(reply({'tls-replication': 'yes'}), '').tlsCluster).toBe(false)
+  })
+
+  it('reads tls-auth-clients: yes, no or optional; the server\'s default (yes) when unset', () => {
+    expect(parseTlsConfig(reply({'tls-auth-clients': 'no'}), '').authClients).toBe('no')
+    expect(parseTlsConfig(reply({'tls-auth-clients': 'optional'}), '').authClients).toBe('optional')
+    expect(parseTlsConfig(reply({'tls-auth-clients': 'yes'}), '').authClients).toBe('yes')
+    expect(parseTlsConfig(reply({}), '').authClients).toBe('yes')
+  })
+
+  it('reads the server\'s working folder (dir), empty meaning unknown', () => {
+    expect(parseTlsConfig(reply({'dir': '/var/lib/valkey', 'tls-cert-file': 'server.crt'}), '').dir).toBe('/var/lib/valkey')
+    expect(parseTlsConfig(reply({'dir': ''}), '').dir).toBeUndefined()
+    expect(parseTlsConfig(reply({}), '').dir).toBeUndefined()
+    // dir is not a file setting.
+    expect(parseTlsConfig(reply({'dir': '/data'}), '').files).toEqual({})
+  })
+
+  it('reads run_id from INFO server, beside the tls section', () => {
+    const info = '# Server\r\nredis_version:7.2.4\r\nrun_id:8d4f0c3b2a19e7f6d5c4b3a2918f7e6d5c4b3a29\r\ntcp_port:6379\r\n\r\n# TLS\r\ntls_ca_cert_serial:7F01\r\n'
+    const config = parseTlsConfig(reply({}), info)
+    expect(config.runId).toBe('8d4f0c3b2a19e7f6d5c4b3a2918f7e6d5c4b3a29')
+    expect(config.loaded.caCertSerial).toBe('7F01')
+    expect(parseTlsConfig(reply({}), '# TLS\r\n').runId).toBeUndefined()
+    expect(parseTlsConfig(reply({}), 'run_id:\r\n').runId).toBeUndefined()
+  })
+
   it('survives a reply that is not a list, and ignores a trailing name without a value', () => {
     const empty = parseTlsConfig(null, '')
     expect(empty.files).toEqual({})
     expect(empty.tlsCluster).toBe(false)
     expect(empty.autoReloadInterval).toBeNull()
+    expect(empty.tlsReplication).toBe(false)
+    expect(empty.authClients).toBe('yes')
+    expect(empty.dir).toBeUndefined()
+    expect(empty.runId).toBeUndefined()
     expect(parseTlsConfig(['tls-cert-file', '/a', 'tls-key-file'], '').files).toEqual({'tls-cert-file': '/a'})
   })
 })

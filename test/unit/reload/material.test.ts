@@ -1,31 +1,34 @@
 import {X509Certificate} from 'node:crypto'
 import {chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {join, resolve} from 'node:path'
 
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import type {NodeTlsConfig} from '../../../src/reload/config.js'
-import {readLocalMaterial} from '../../../src/reload/material.js'
+import {identityOf, readLocalMaterial, serverPath} from '../../../src/reload/material.js'
 import {useTempDirs} from '../../helpers/temp.js'
 import {type Ca, certOf, issueCert, type KeyPair, makeCa} from './certs.js'
 
 const tempDir = useTempDirs('vtls-material')
 const isRoot = process.getuid?.() === 0
 
-const config = (files: NodeTlsConfig['files']): NodeTlsConfig => ({files, tlsCluster: false, autoReloadInterval: null, loaded: {}})
+const config = (files: NodeTlsConfig['files'], extra: Partial<NodeTlsConfig> = {}): NodeTlsConfig => ({
+  files, tlsCluster: false, tlsReplication: false, authClients: 'yes', autoReloadInterval: null, loaded: {}, ...extra,
+})
 const fingerprints = (certs: X509Certificate[]) => certs.map((c) => c.fingerprint256)
 
 let pkiDir: string
 let caA: Ca
 let caB: Ca
 let server: KeyPair
+let other: KeyPair
 
 beforeAll(async () => {
   // Lives for the whole file (useTempDirs cleans after each test).
   pkiDir = mkdtempSync(join(tmpdir(), 'vtls-material-pki-'))
   ;[caA, caB] = await Promise.all([makeCa(join(pkiDir, 'a')), makeCa(join(pkiDir, 'b'))])
-  server = await issueCert(caA, join(pkiDir, 'a'), 'server')
+  ;[server, other] = await Promise.all([issueCert(caA, join(pkiDir, 'a'), 'server'), issueCert(caB, join(pkiDir, 'b'), 'other')])
   return () => rmSync(pkiDir, {recursive: true, force: true})
 })
 
@@ -142,5 +145,117 @@ describe('readLocalMaterial', () => {
       expect(m.reads['tls-cert-file']).toHaveProperty('unreadable')
       expect(m.notes).toEqual([`tls-ca-cert-dir ${cas}: permission denied here: not checked`])
     })
+  })
+})
+
+describe('serverPath', () => {
+  it('keeps an absolute path, whatever the node\'s dir', () => {
+    expect(serverPath(config({}, {dir: '/var/lib/valkey'}), '/etc/valkey/server.crt')).toBe('/etc/valkey/server.crt')
+    expect(serverPath(config({}), '/etc/valkey/server.crt')).toBe('/etc/valkey/server.crt')
+  })
+
+  it('resolves a relative path against the node\'s dir, as the server does', () => {
+    expect(serverPath(config({}, {dir: '/var/lib/valkey'}), 'tls/server.crt')).toBe('/var/lib/valkey/tls/server.crt')
+    expect(serverPath(config({}, {dir: '/var/lib/valkey'}), './server.crt')).toBe('/var/lib/valkey/server.crt')
+    expect(serverPath(config({}, {dir: '/var/lib/valkey/'}), '../certs/server.crt')).toBe('/var/lib/certs/server.crt')
+  })
+
+  it('cannot place a relative path without the node\'s dir (never against this tool\'s folder)', () => {
+    expect(serverPath(config({}), 'server.crt')).toBeUndefined()
+    expect(serverPath(config({}, {dir: undefined}), './tls/server.crt')).toBeUndefined()
+  })
+})
+
+describe('readLocalMaterial: relative paths', () => {
+  /** The node's dir holding its files, and a working folder holding other files under the same names. */
+  function twoFolders() {
+    const serverDir = tempDir()
+    const cwd = tempDir()
+    mkdirSync(join(serverDir, 'tls'))
+    copyFileSync(server.cert, join(serverDir, 'tls', 'server.crt'))
+    copyFileSync(server.key, join(serverDir, 'tls', 'server.key'))
+    copyFileSync(caA.cert, join(serverDir, 'tls', 'ca.crt'))
+    mkdirSync(join(serverDir, 'cas'))
+    copyFileSync(caB.cert, join(serverDir, 'cas', 'b.pem'))
+    mkdirSync(join(cwd, 'tls'))
+    copyFileSync(other.cert, join(cwd, 'tls', 'server.crt'))
+    copyFileSync(other.key, join(cwd, 'tls', 'server.key'))
+    copyFileSync(caB.cert, join(cwd, 'tls', 'ca.crt'))
+    return {serverDir, cwd}
+  }
+  const files: NodeTlsConfig['files'] = {'tls-cert-file': 'tls/server.crt', 'tls-key-file': 'tls/server.key', 'tls-ca-cert-file': 'tls/ca.crt', 'tls-ca-cert-dir': 'cas'}
+
+  it('reads them from the node\'s dir, wherever this tool runs', async () => {
+    const {serverDir, cwd} = twoFolders()
+    const before = process.cwd()
+    process.chdir(cwd)
+    try {
+      const m = await readLocalMaterial(config(files, {dir: serverDir}))
+      expect(m.problems).toEqual([])
+      expect(m.notes).toEqual([])
+      const cert = m.reads['tls-cert-file']
+      expect(cert && 'data' in cert && cert.data.equals(readFileSync(server.cert))).toBe(true)
+      const key = m.reads['tls-key-file']
+      expect(key && 'data' in key && key.data.equals(readFileSync(server.key))).toBe(true)
+      expect(fingerprints(m.caCerts)).toEqual([certOf(caA.cert).fingerprint256, certOf(caB.cert).fingerprint256])
+      // Here, the same names are other files: they were not the ones read.
+      expect(resolve('tls/server.crt')).toBe(join(cwd, 'tls', 'server.crt'))
+    } finally {
+      process.chdir(before)
+    }
+  })
+
+  it('says a relative file cannot be found without the node\'s dir, instead of reading this tool\'s folder', async () => {
+    const {cwd} = twoFolders()
+    const before = process.cwd()
+    process.chdir(cwd)
+    try {
+      const m = await readLocalMaterial(config({'tls-cert-file': 'tls/server.crt', 'tls-key-file': 'tls/server.key', 'tls-ca-cert-file': 'tls/ca.crt'}))
+      expect(m.problems).toEqual([])
+      expect(m.reads['tls-cert-file']).toEqual({unreadable: 'tls-cert-file tls/server.crt is relative to the node\'s dir, which it did not report'})
+      expect(m.caCerts).toEqual([])
+      expect(m.caBundle).toBeUndefined()
+      // tls-cert-file is left to assessNode; the others are noted.
+      expect(m.notes).toEqual([
+        'tls-key-file tls/server.key is relative to the node\'s dir, which it did not report: not checked here (the server checks it when loading)',
+        'tls-ca-cert-file tls/ca.crt is relative to the node\'s dir, which it did not report: not checked here (the server checks it when loading)',
+      ])
+    } finally {
+      process.chdir(before)
+    }
+  })
+
+  it('reports a relative file missing from the node\'s dir under the path the server would use', async () => {
+    const serverDir = tempDir()
+    const m = await readLocalMaterial(config({'tls-cert-file': 'server.crt'}, {dir: serverDir}))
+    expect(m.problems.map((p) => p.code)).toEqual(['file-unusable'])
+    expect(m.problems[0]!.message).toContain(join(serverDir, 'server.crt'))
+  })
+})
+
+describe('identityOf', () => {
+  it('gives the server or the client certificate file with its key and passphrase', async () => {
+    const m = await readLocalMaterial(config({
+      'tls-cert-file': server.cert, 'tls-key-file': server.key, 'tls-client-cert-file': other.cert, 'tls-client-key-file': other.key,
+    }))
+    const cfg = config({}, {keyPassphrase: 'server-pass', clientKeyPassphrase: 'client-pass'})
+    const s = identityOf(cfg, m, 'server')
+    expect(s?.cert.equals(readFileSync(server.cert))).toBe(true)
+    expect(s?.key.equals(readFileSync(server.key))).toBe(true)
+    expect(s?.passphrase).toBe('server-pass')
+    const c = identityOf(cfg, m, 'client')
+    expect(c?.cert.equals(readFileSync(other.cert))).toBe(true)
+    expect(c?.key.equals(readFileSync(other.key))).toBe(true)
+    expect(c?.passphrase).toBe('client-pass')
+  })
+
+  it('gives nothing when the certificate or the key was not read', async () => {
+    const noKey = await readLocalMaterial(config({'tls-cert-file': server.cert, 'tls-key-file': join(tempDir(), 'missing.key')}))
+    expect(identityOf(config({}), noKey, 'server')).toBeUndefined()
+    const noCert = await readLocalMaterial(config({'tls-key-file': server.key}))
+    expect(identityOf(config({}), noCert, 'server')).toBeUndefined()
+    // No client certificate configured.
+    const serverOnly = await readLocalMaterial(config({'tls-cert-file': server.cert, 'tls-key-file': server.key}))
+    expect(identityOf(config({}), serverOnly, 'client')).toBeUndefined()
   })
 })
