@@ -6,7 +6,7 @@
 // Usage: node bench/check.mjs [sizes] [runs]    e.g. node bench/check.mjs 6,30,60 5   (defaults 10,30,60 and 5)
 // Prints figures; it does not fail on a slow run. Needs openssl and scripts/ensure-valkey.sh.
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {cpus, tmpdir} from 'node:os'
 import {dirname, join, resolve} from 'node:path'
@@ -77,7 +77,9 @@ async function waitFor(ok, timeoutMs = 60_000) {
   for (;;) {
     try {
       if (ok()) return
-    } catch {}
+    } catch {
+      // not up yet
+    }
     if (Date.now() > deadline) throw new Error('timed out waiting for the cluster')
     await new Promise((r) => setTimeout(r, 200))
   }

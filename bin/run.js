@@ -1,8 +1,13 @@
 #!/usr/bin/env node
-// Portable entry point, and the fallback of bin/valkey-tls. `--version` is answered here without importing
-// oclif (~75 ms): same condition and same text as oclif's own (main.run versionAddition, Config.userAgent);
-// anything unusual (WSL, where oclif prints "wsl-<arch>"; DEBUG; hooks) goes the normal oclif way.
+// The package's bin (npm makes a cmd/PowerShell shim of it on Windows). oclif itself comes from the bundle the
+// build makes (scripts/bundle.mjs): dist/execute.js is oclif's `execute`, and oclif finds the commands in
+// dist/index.js (package.json `oclif.commands`, the `explicit` strategy), which it loads only to run one, not
+// for help.
+// `--version` is answered here without loading oclif: same condition and same text as oclif's own
+// (main.run versionAddition, Config.userAgent); anything unusual (WSL, where oclif prints "wsl-<arch>"; DEBUG;
+// hooks) goes the normal oclif way.
 import {readFileSync} from 'node:fs'
+import module from 'node:module'
 import {arch, release} from 'node:os'
 
 const pjson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
@@ -14,6 +19,9 @@ if (['--version', ...(pjson.oclif?.additionalVersionFlags ?? [])].includes(proce
   const cpu = arch() === 'ia32' ? 'x86' : arch()
   process.stdout.write(`${pjson.name}/${pjson.version ?? '0.0.0'} ${process.platform}-${cpu} node-${process.version}\n`)
 } else {
-  const {execute} = await import('@oclif/core')
+  // Node >= 22.1 keeps V8's compiled code of the bundle in a cache (in the temp folder), as tsc and vite do;
+  // Node 20 has no such API, and compiles it at every start.
+  module.enableCompileCache?.()
+  const {default: {execute}} = await import('../dist/execute.js') // a CommonJS module bundled as an ES one
   await execute({dir: import.meta.url})
 }

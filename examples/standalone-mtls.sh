@@ -6,7 +6,7 @@
 #                                              VALKEY_SERVER / VALKEY_CLI override the commands)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-valkey_tls="$here/../bin/valkey-tls"
+valkey_tls="$here/../bin/run.js"
 server="${VALKEY_SERVER:-valkey-server}"
 cli="${VALKEY_CLI:-valkey-cli}"
 port="${1:-6390}"

@@ -49,6 +49,16 @@ export const inputError = (message: string, cause?: unknown) => new ValkeyTlsErr
 export const serverError = (message: string, cause?: unknown) => new ValkeyTlsError('server', message, {cause})
 export const authError = (message: string, cause?: unknown) => new ValkeyTlsError('auth', message, {cause})
 
+/** Whether a failure is the user's credentials (exit 7) or the server's side (exit 6). */
+export const failureKind = (error: unknown): 'auth' | 'server' => (error instanceof ValkeyTlsError && error.kind === 'auth' ? 'auth' : 'server')
+
+/**
+ * The exit code of a run where something failed: 7 when every failure was a credential (wrong password,
+ * missing or rejected client certificate, missing permission), else 6.
+ */
+export const failedRunExit = (kinds: Array<'auth' | 'server' | undefined>): number =>
+  kinds.length > 0 && kinds.every((k) => k === 'auth') ? ExitCode.auth : ExitCode.server
+
 /** A short reason from a Node system error, without the stack ("permission denied", ...). */
 export function describeSystemError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code

@@ -1,8 +1,9 @@
 import {isIP} from 'node:net'
 
 import {usageError} from '../errors.js'
-import type {Endpoint} from '../server/connection.js'
+import type {Endpoint} from '../transport/options.js'
 import {parseInfo} from '../server/facts.js'
+import {displayText} from '../x509/text.js'
 
 export type NodeRole = 'primary' | 'replica' | 'standalone' | 'unknown'
 
@@ -25,6 +26,11 @@ export interface Discovery {
   nodes: NodeTarget[]
 }
 
+/** A DNS name or an IP address (IPv6 with an optional zone): nothing a terminal or a resolver could be fooled by. */
+export function isHostName(host: string): boolean {
+  return isIP(host) !== 0 || (host.length <= 253 && /^[A-Za-z0-9_](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?$/.test(host))
+}
+
 /** Parses `--nodes host:port,[::1]:port,...`. */
 export function parseNodeList(raw: string): Endpoint[] {
   const entries = raw.split(',').map((s) => s.trim()).filter(Boolean)
@@ -32,9 +38,10 @@ export function parseNodeList(raw: string): Endpoint[] {
   return entries.map((entry) => {
     const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(entry)
     const port = Number(match?.[3])
-    if (!match || port < 1 || port > 65_535) throw usageError(`--nodes entry "${entry}" is not host:port (IPv6 as [addr]:port)`)
+    if (!match || port < 1 || port > 65_535) throw usageError(`--nodes entry "${displayText(entry)}" is not host:port (IPv6 as [addr]:port)`)
     const host = match[1] ?? match[2]!
-    if (match[1] && isIP(host) !== 6) throw usageError(`--nodes entry "${entry}": "${host}" is not an IPv6 address`)
+    if (match[1] && isIP(host) !== 6) throw usageError(`--nodes entry "${displayText(entry)}": "${displayText(host)}" is not an IPv6 address`)
+    if (!isHostName(host)) throw usageError(`--nodes entry "${displayText(entry)}": "${displayText(host)}" is not a host name or IP address`)
     return {host, port}
   })
 }
@@ -45,6 +52,16 @@ export function parseNodeList(raw: string): Endpoint[] {
  * its replicas (INFO replication).
  */
 export async function discoverNodes(call: CommandRunner, seed: Endpoint): Promise<Discovery> {
+  const found = await discover(call, seed)
+  for (const node of found.nodes) {
+    // What a seed reports is connected to and printed: a hostile or broken one gets no further than this.
+    if (!isHostName(node.host)) throw new Error(`the seed reported a node at "${displayText(node.host)}", which is not a host name or IP address`)
+    if (node.health !== undefined) node.health = displayText(node.health)
+  }
+  return found
+}
+
+async function discover(call: CommandRunner, seed: Endpoint): Promise<Discovery> {
   const clusterInfo = parseInfo(String(await call('INFO', 'cluster')))
   if (clusterInfo.cluster_enabled !== '1') return discoverStandalone(call, seed)
   const fromNodes = parseClusterNodes(String(await call('CLUSTER', 'NODES')))

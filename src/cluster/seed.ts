@@ -1,10 +1,10 @@
-import {openRawSession, sessionOptions} from '../probe/session.js'
-import type {ConnectOptions} from '../server/connection.js'
+import {openSession} from '../transport/session.js'
+import type {ConnectOptions} from '../transport/options.js'
 import {type Discovery, discoverNodes} from './discover.js'
 
-/** Asks the seed for every node (one raw TLS session, closed afterwards). Failures throw one line. */
-export async function discoverFromSeed(seed: ConnectOptions, options: {timeoutMs: number; tolerate?: string[]}): Promise<Discovery> {
-  const session = await openRawSession({...sessionOptions(seed, seed, options.timeoutMs), tolerate: options.tolerate})
+/** Asks the seed for every node (one TLS session, closed afterwards). Failures throw one line. */
+export async function discoverFromSeed(seed: ConnectOptions, options: {timeoutMs: number; deadline?: number; tolerate?: string[]}): Promise<Discovery> {
+  const session = await openSession(seed, {timeoutMs: options.timeoutMs, deadline: options.deadline, tolerate: options.tolerate})
   try {
     return await discoverNodes(session.call, seed)
   } finally {

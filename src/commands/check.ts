@@ -1,13 +1,10 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../base-command.js'
-import {parseNodeList} from '../cluster/discover.js'
-import {ExitCode, usageError} from '../errors.js'
+import {ExitCode, failedRunExit} from '../errors.js'
 import {connectionFlags} from '../flags/connection.js'
-import {type CheckReport, runCheck} from '../probe/check.js'
+import type {CheckReport} from '../check/run.js'
 import {renderCheckTable} from '../report/check.js'
-import {renderPrometheus} from '../report/prometheus.js'
-import {passwordFromEnvironment, resolveConnection} from '../server/options.js'
 
 export default class Check extends BaseCommand {
   static override summary = 'Check TLS on every node of a cluster (or a server and its replicas), all in parallel.'
@@ -35,15 +32,14 @@ Exit codes: ${ExitCode.ok} every node ok; ${ExitCode.warning} only warnings (exp
 
   async run(): Promise<CheckReport> {
     const {flags} = await this.parse(Check)
+    const [{parseNodeList}, {runCheck, failureKinds}, {renderPrometheus}, {resolveConnection}] = await Promise.all([import('../cluster/discover.js'), import('../check/run.js'), import('../report/prometheus.js'), import('../flags/resolve.js')])
     const format = this.jsonEnabled() ? 'json' : flags.format
-    if (flags.askpass && !(process.stdin.isTTY && process.stderr.isTTY)) throw usageError('--askpass needs a terminal to prompt on')
-    const password = flags.askpass ? await (await import('../ui/prompts.js')).askPassword('the cluster') : passwordFromEnvironment()
-    const seed = await resolveConnection(flags, password)
+    const connection = await resolveConnection(flags, 'the cluster')
     const progress = format === 'table' && process.stderr.isTTY ? (done: number, total: number) => {
       if (total >= 10) process.stderr.write(`\r  checked ${done}/${total} nodes${done === total ? '\n' : ''}`)
     } : undefined
     const report = await runCheck({
-      seed,
+      connection,
       nodes: flags.nodes ? parseNodeList(flags.nodes) : undefined,
       warnDays: flags['warn-days'],
       concurrency: flags.concurrency,
@@ -52,7 +48,7 @@ Exit codes: ${ExitCode.ok} every node ok; ${ExitCode.warning} only warnings (exp
     })
     if (format !== 'json') this.log(format === 'prometheus' ? renderPrometheus(report).trimEnd() : renderCheckTable(report))
     else if (!this.jsonEnabled() || report.status !== 'ok') this.logJson(report) // else oclif prints what run() returns
-    if (report.status === 'failed') this.exit(ExitCode.server)
+    if (report.status === 'failed') this.exit(failedRunExit(failureKinds(report)))
     if (report.status === 'warning') this.exit(ExitCode.warning)
     return report
   }

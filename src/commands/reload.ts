@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../base-command.js'
-import {ExitCode, usageError} from '../errors.js'
+import {ExitCode, failedRunExit} from '../errors.js'
 import {connectionFlags} from '../flags/connection.js'
 import {defaultLockPath} from '../reload/lock-path.js'
 import type {ReloadReport} from '../reload/run.js'
@@ -49,11 +49,9 @@ Per node: reloaded, unchanged, refused, failed, skipped (or would-reload with --
 
   async run(): Promise<ReloadReport> {
     const {flags} = await this.parse(Reload)
-    const [{parseNodeList}, {acquireLock}, {runReload}, {passwordFromEnvironment, resolveConnection}] = await Promise.all([import('../cluster/discover.js'), import('../reload/lock.js'), import('../reload/run.js'), import('../server/options.js')])
-    if (flags.askpass && !(process.stdin.isTTY && process.stderr.isTTY)) throw usageError('--askpass needs a terminal to prompt on')
-    const password = flags.askpass ? await (await import('../ui/prompts.js')).askPassword('the nodes') : passwordFromEnvironment()
+    const [{parseNodeList}, {acquireLock}, {runReload, failureKinds}, {resolveConnection}] = await Promise.all([import('../cluster/discover.js'), import('../reload/lock.js'), import('../reload/run.js'), import('../flags/resolve.js')])
     const nodes = flags.nodes ? parseNodeList(flags.nodes) : undefined
-    const seed = await resolveConnection(flags, password)
+    const seed = await resolveConnection(flags, 'the nodes')
     const lock = flags['dry-run'] ? undefined : await acquireLock(flags['lock-file'] ?? defaultLockPath(), flags['lock-wait'] * 1000)
     const onSignal = (signal: NodeJS.Signals) => {
       lock?.releaseSync()
@@ -75,7 +73,7 @@ Per node: reloaded, unchanged, refused, failed, skipped (or would-reload with --
       const text = renderReload(report, {quiet: flags.quiet})
       if (text) this.log(text)
     } else if (report.status !== 'ok') this.logJson(report) // else oclif prints what run() returns
-    if (report.status === 'failed') this.exit(ExitCode.server)
+    if (report.status === 'failed') this.exit(failedRunExit(failureKinds(report)))
     if (report.status === 'refused') this.exit(ExitCode.refused)
     if (report.status === 'warning') this.exit(ExitCode.warning)
     return report

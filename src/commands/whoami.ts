@@ -4,7 +4,7 @@ import {BaseCommand} from '../base-command.js'
 import {ExitCode, usageError} from '../errors.js'
 import {connectionFlags, wantsServer} from '../flags/connection.js'
 import type {MappingMode} from '../identity/predict.js'
-import {whoami, type WhoamiResult} from '../identity/whoami.js'
+import type {WhoamiResult} from '../identity/whoami.js'
 import {renderWhoami} from '../report/whoami.js'
 
 export default class Whoami extends BaseCommand {
@@ -43,14 +43,11 @@ The password for --user comes from VALKEY_TLS_PASSWORD (or VALKEYCLI_AUTH / REDI
 
   async run(): Promise<WhoamiResult> {
     const {args, flags} = await this.parse(Whoami)
+    const {whoami} = await import('../identity/whoami.js')
     const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY)
     const askPassword = interactive ? (await import('../ui/prompts.js')).askPassword : undefined
-    const result = await whoami({
-      certPath: args.cert,
-      mode: flags.mode,
-      verifyKeyPath: flags['verify-key'],
-      server: wantsServer(flags) ? {settings: flags, askpass: flags.askpass, askPassword} : undefined,
-    })
+    const server = wantsServer(flags) ? {connection: await (await import('../flags/resolve.js')).resolveConnection(flags), askPassword} : undefined
+    const result = await whoami({certPath: args.cert, mode: flags.mode, verifyKeyPath: flags['verify-key'], server})
     if (result.match === false) {
       if (this.jsonEnabled()) this.logJson(result)
       else this.log(renderWhoami(result))

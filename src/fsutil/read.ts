@@ -1,27 +1,55 @@
-import {readFile, stat} from 'node:fs/promises'
+import {constants, type Stats} from 'node:fs'
+import {open} from 'node:fs/promises'
 
-import {describeSystemError, inputError} from '../errors.js'
+import {describeSystemError, inputError, ValkeyTlsError} from '../errors.js'
 
-/** Largest input file we read: certificates and keys are a few KiB; this stops `/dev/zero` and huge files. */
+/** Largest input file we read: certificates and keys are a few KiB; this stops huge files. */
 export const MAX_INPUT_BYTES = 1024 * 1024
 
-/** Reads a small input file, turning every failure into one clear line naming the file. */
+// Opening never waits: O_NONBLOCK returns at once on a FIFO without a writer (then refused as not a
+// regular file), O_NOCTTY keeps a terminal device from becoming ours. Neither exists on Windows.
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0)
+
+/**
+ * Reads a small input file, turning every failure into one line naming the file. The file is opened
+ * once, then checked through that descriptor (after links are followed) to be a regular file: a FIFO,
+ * a device (/dev/zero, /dev/urandom), a socket or a folder is refused at once, never waited on or read.
+ * At most MAX_INPUT_BYTES are read, even from a file that grows meanwhile.
+ */
 export async function readInputFile(path: string, what: string): Promise<Buffer> {
-  let info
+  let handle
   try {
-    info = await stat(path)
+    handle = await open(path, OPEN_FLAGS)
   } catch (error) {
     throw inputError(`cannot read ${what} ${path}: ${describeSystemError(error)}`, error)
   }
-  if (info.isDirectory()) throw inputError(`cannot read ${what} ${path}: is a directory`)
-  if (info.isFile() && info.size > MAX_INPUT_BYTES) throw inputError(`${what} ${path} is too large (${info.size} bytes) to be a certificate or key`)
   try {
-    const data = await readFile(path)
-    if (data.length === 0) throw inputError(`${what} ${path} is empty`)
-    if (data.length > MAX_INPUT_BYTES) throw inputError(`${what} ${path} is too large to be a certificate or key`)
-    return data
+    const info = await handle.stat()
+    if (!info.isFile()) throw inputError(`cannot read ${what} ${path}: ${kindOf(info)}, not a regular file`)
+    if (info.size > MAX_INPUT_BYTES) throw inputError(`${what} ${path} is too large (${info.size} bytes) to be a certificate or key`)
+    const buffer = Buffer.alloc(MAX_INPUT_BYTES + 1)
+    let length = 0
+    for (;;) {
+      const {bytesRead} = await handle.read(buffer, length, buffer.length - length, null)
+      if (bytesRead === 0) break
+      length += bytesRead
+      if (length > MAX_INPUT_BYTES) throw inputError(`${what} ${path} is too large to be a certificate or key`)
+    }
+    if (length === 0) throw inputError(`${what} ${path} is empty`)
+    return Buffer.from(buffer.subarray(0, length))
   } catch (error) {
-    if (error instanceof Error && error.name === 'ValkeyTlsError') throw error
+    if (error instanceof ValkeyTlsError) throw error
     throw inputError(`cannot read ${what} ${path}: ${describeSystemError(error)}`, error)
+  } finally {
+    await handle.close()
   }
+}
+
+function kindOf(info: Stats): string {
+  if (info.isDirectory()) return 'is a directory'
+  if (info.isFIFO()) return 'is a FIFO'
+  if (info.isCharacterDevice()) return 'is a character device'
+  if (info.isBlockDevice()) return 'is a block device'
+  if (info.isSocket()) return 'is a socket'
+  return 'is a special file'
 }

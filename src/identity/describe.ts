@@ -1,9 +1,9 @@
 import {inputError} from '../errors.js'
 import {fingerprint256} from '../pki/fingerprint.js'
 import {x509} from '../pki/x509.js'
-import {DerError} from './der.js'
-import {type RawGeneralName, firstCommonName, OID, readRawNames} from './raw-names.js'
-import {displayBytes, rfc4514} from './text.js'
+import {DerError} from '../x509/der.js'
+import {type RawGeneralName, firstCommonName, OID, readRawNames} from '../x509/raw-names.js'
+import {displayBytes, rfc4514} from '../x509/text.js'
 
 const DAY_MS = 86_400_000
 const EKU_NAMES: Record<string, string> = {

@@ -1,8 +1,10 @@
 import {createPrivateKey, X509Certificate} from 'node:crypto'
 
-import {inputError, ValkeyTlsError} from '../errors.js'
-import {type ConnectOptions, ServerConnection} from '../server/connection.js'
-import {displayBytes} from './text.js'
+import {inputError} from '../errors.js'
+import {TransportError} from '../transport/errors.js'
+import type {ConnectOptions} from '../transport/options.js'
+import {openSession, type Session} from '../transport/session.js'
+import {displayBytes} from '../x509/text.js'
 
 export interface Observation {
   /** The user ACL WHOAMI reported; "default" when the server answered NOAUTH; null when refused. */
@@ -32,26 +34,21 @@ export function checkKeyMatches(certPem: Buffer, keyPem: Buffer, keyPath: string
  */
 export async function observeUser(options: ConnectOptions, certPem: Buffer, keyPem: Buffer): Promise<Observation> {
   const connectOptions: ConnectOptions = {...options, user: undefined, password: undefined, tls: {...options.tls, cert: certPem, key: keyPem}}
-  let connection: ServerConnection | undefined
+  let session: Session | undefined
   try {
-    connection = await ServerConnection.open(connectOptions)
-    const reply = await connection.callBuffer('ACL', 'WHOAMI')
-    const bytes = new Uint8Array(reply as Buffer)
+    session = await openSession(connectOptions, {auth: false})
+    const reply = await session.callBuffer('ACL', 'WHOAMI')
+    const bytes = new Uint8Array(Buffer.isBuffer(reply) ? reply : Buffer.from(String(reply)))
     return {user: displayBytes(bytes), userBytes: bytes, authenticated: true}
   } catch (error) {
-    if (!(error instanceof ValkeyTlsError)) throw error
-    const cause = error.cause as (Error & {code?: string}) | undefined
-    if (cause?.message?.startsWith('NOAUTH')) {
-      return {user: 'default', userBytes: new TextEncoder().encode('default'), authenticated: false}
-    }
-    if (isCertificateRejection(cause)) return {user: null, userBytes: null, authenticated: false, error: error.message}
+    if (!(error instanceof TransportError)) throw error
+    if (error.failure.reason === 'noauth') return {user: 'default', userBytes: new TextEncoder().encode('default'), authenticated: false}
+    if (REFUSALS.has(error.failure.reason)) return {user: null, userBytes: null, authenticated: false, error: error.message}
     throw error
   } finally {
-    connection?.close()
+    session?.close()
   }
 }
 
-/** A TLS alert from the server about our certificate (TLS 1.3 delivers it on the first read). */
-function isCertificateRejection(error: (Error & {code?: string}) | undefined): boolean {
-  return /^ERR_SSL_.*ALERT/.test(error?.code ?? '') || /ECONNRESET/.test(error?.code ?? '')
-}
+/** How a server refusing our certificate shows: an alert about it (TLS 1.3: on the first read), or a hang-up. */
+const REFUSALS = new Set(['cert-rejected', 'cert-required', 'reset', 'closed', 'alert'])

@@ -3,7 +3,7 @@
  * (docs/tls-auth-clients-user-rules.md, rule numbers R0-R9 below). Pure: the server facts are passed in.
  */
 import {type CertificateIdentity, validityProblem} from './describe.js'
-import {displayBytes} from './text.js'
+import {displayBytes} from '../x509/text.js'
 
 export type MappingMode = 'CN' | 'URI'
 export const MAPPING_MODES: readonly MappingMode[] = ['CN', 'URI']

@@ -2,7 +2,8 @@ import {rehearsePresenting} from '../pki/rehearse.js'
 import {parseTlsConfig} from '../reload/config.js'
 import {isThisMachine} from '../reload/local.js'
 import {readLocalMaterial} from '../reload/material.js'
-import type {ServerConnection} from '../server/connection.js'
+import type {ConnectOptions} from '../transport/options.js'
+import type {Session} from '../transport/session.js'
 
 /** Whether the server's own CAs accept the certificate as a client certificate, rehearsed here. */
 export interface TrustPrediction {
@@ -20,10 +21,10 @@ export interface TrustPrediction {
  * where this tool runs (so only for a server on this machine), and the certificate's key (to sign the
  * handshake): otherwise it says why trust was not checked.
  */
-export async function predictTrust(connection: ServerConnection, chainPem: Buffer, key: Buffer | undefined, authClients: string): Promise<TrustPrediction> {
+export async function predictTrust(connection: Session, options: ConnectOptions, chainPem: Buffer, key: Buffer | undefined, authClients: string): Promise<TrustPrediction> {
   const notChecked = (reason: string): TrustPrediction => ({checked: false, accepted: null, reason})
   if (authClients === 'no') return notChecked('tls-auth-clients is "no": the server never asks for a certificate')
-  if (!(await isThisMachine(connection.options.host, connection.options.timeoutMs))) return notChecked('the server is not on this machine, so its CA files cannot be read here: trust not checked')
+  if (!(await isThisMachine(options.host, options.timeoutMs))) return notChecked('the server is not on this machine, so its CA files cannot be read here: trust not checked')
   const reply: unknown[] = []
   for (const name of ['tls-ca-cert-file', 'tls-ca-cert-dir', 'dir']) {
     const value = await connection.call('CONFIG', 'GET', name)

@@ -3,18 +3,20 @@ import {readInputFile} from '../fsutil/read.js'
 import {toPem} from '../pki/pem.js'
 import {parseCertificates} from '../pki/parse.js'
 import {readServerFacts} from '../server/facts.js'
-import {type ConnectionSettings, openAuthenticated} from '../server/options.js'
+import {openAuthenticated} from '../server/options.js'
+import type {ConnectOptions} from '../transport/options.js'
 import {type CertificateIdentity, describeCertificate} from './describe.js'
 import {checkKeyMatches, observeUser} from './observe.js'
 import {type Attempt, candidates, certificateProblems, type MappingMode, type Prediction, predictOffline, predictOnline, type ReasonCode} from './predict.js'
-import {displayBytes} from './text.js'
+import {displayBytes} from '../x509/text.js'
 import {predictTrust, type TrustPrediction} from './trust.js'
 
 export interface WhoamiOptions {
   certPath: string
   /** Offline only: which mapping mode to predict for (default CN). */
   mode?: MappingMode
-  server?: {settings: ConnectionSettings; askpass: boolean; askPassword?: (address: string) => Promise<string>}
+  /** The server to predict for, with a prompt for a password it asks for (NOAUTH) when there is a terminal. */
+  server?: {connection: ConnectOptions; askPassword?: (address: string) => Promise<string>}
   /** Private key of the certificate: connect with it and ask the server (needs `server`). */
   verifyKeyPath?: string
   now?: Date
@@ -70,8 +72,7 @@ export async function whoami(options: WhoamiOptions): Promise<WhoamiResult> {
     return {...base, server: null, trust: null, ...predictionFields(prediction)}
   }
 
-  const connection = await openAuthenticated(options.server.settings, options.server)
-  const connectOptions = connection.options
+  const {session: connection, options: connectOptions} = await openAuthenticated(options.server.connection, options.server.askPassword)
   let prediction: Prediction
   let server: WhoamiResult['server']
   let trust: TrustPrediction
@@ -79,7 +80,7 @@ export async function whoami(options: WhoamiOptions): Promise<WhoamiResult> {
     const facts = await readServerFacts(connection, (mode) => candidates(identity, mode).names)
     prediction = predictOnline(identity, facts, now)
     server = {address: connection.address, version: facts.server, tlsAuthClients: facts.authClients, tlsAuthClientsUser: facts.mapping ?? null}
-    trust = await predictTrust(connection, chainPem, verifyKey, facts.authClients)
+    trust = await predictTrust(connection, connectOptions, chainPem, verifyKey, facts.authClients)
   } finally {
     connection.close()
   }

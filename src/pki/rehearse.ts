@@ -57,13 +57,12 @@ export function rehearseHandshake(r: HandshakeRehearsal): Promise<RehearsalOutco
       return
     }
     const [serverEnd, clientEnd] = duplexPair()
-    let client: TLSSocket | undefined
     let pending = 2
     const finish = (error?: string) => {
       if (error && !outcome.error) outcome.error = error
       if (--pending > 0 && !error) return
       clearTimeout(timer)
-      client?.destroy()
+      client.destroy()
       serverEnd.destroy()
       resolve(outcome)
     }
@@ -80,12 +79,12 @@ export function rehearseHandshake(r: HandshakeRehearsal): Promise<RehearsalOutco
     })
     server.once('tlsClientError', (error: Error) => finish(`handshake failed: ${firstLine(error)}`))
     server.emit('connection', serverEnd)
-    client = connect({
+    const client: TLSSocket = connect({
       socket: clientEnd, secureContext: clientContext, rejectUnauthorized: false,
       checkServerIdentity: () => undefined, // names are checked apart, with OpenSSL's own matcher (checkName)
     })
     client.once('secureConnect', () => {
-      if (r.clientTrust !== undefined && !client!.authorized) outcome.serverRejected = verifyReason(client!.authorizationError)
+      if (r.clientTrust !== undefined && !client.authorized) outcome.serverRejected = verifyReason(client.authorizationError)
       finish()
     })
     client.once('error', (error: Error) => finish(`handshake failed: ${firstLine(error)}`))

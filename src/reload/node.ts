@@ -1,9 +1,10 @@
 import type {TLSSocket} from 'node:tls'
 
 import type {NodeTarget} from '../cluster/discover.js'
-import {handshake, type ServedCertificate} from '../probe/handshake.js'
-import {openRawSession, type RawSession, ReplyError, servedChain, sessionOptions} from '../probe/session.js'
-import type {ConnectOptions} from '../server/connection.js'
+import {TransportError} from '../transport/errors.js'
+import {handshake, type ServedCertificate, servedChain} from '../transport/handshake.js'
+import type {ConnectOptions} from '../transport/options.js'
+import {openSession, type Session} from '../transport/session.js'
 import type {NodeView} from './assess.js'
 import {parseTlsConfig, TLS_FILE_SETTINGS} from './config.js'
 import {isThisMachine} from './local.js'
@@ -15,7 +16,8 @@ import {type LocalMaterial, readLocalMaterial} from './material.js'
  */
 export const TOLERATED = ['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'INVALID_PURPOSE']
 
-export interface NodeSettings {
+/** How a run reaches its nodes: the connection options, the file policy, the deadline, the open sockets. */
+export interface NodeAccess {
   seed: ConnectOptions
   /** Whether the node's files (its own paths) are read here: auto = when the node is this machine. */
   readFiles: 'auto' | 'always' | 'never'
@@ -32,23 +34,23 @@ export interface Inspected {
 }
 
 /** --timeout, cut to what is left before the overall deadline. */
-export const stepTimeout = (s: NodeSettings) => Math.max(1, Math.min(s.seed.timeoutMs, s.deadline - Date.now()))
+export const stepTimeout = (s: NodeAccess) => Math.max(1, Math.min(s.seed.timeoutMs, s.deadline - Date.now()))
 
-export function openNodeSession(target: NodeTarget, settings: NodeSettings): Promise<RawSession> {
-  return openRawSession({...sessionOptions(settings.seed, target, stepTimeout(settings)), tolerate: TOLERATED, sockets: settings.sockets})
+export function openNodeSession(target: NodeTarget, access: NodeAccess): Promise<Session> {
+  return openSession(access.seed, {at: target, timeoutMs: stepTimeout(access), deadline: access.deadline, tolerate: TOLERATED, sockets: access.sockets})
 }
 
 /** CONFIG GET tls-* and INFO tls over `session`, the served chain from its handshake, and the node's files when readable here. */
-export async function inspectNode(target: NodeTarget, session: RawSession, settings: NodeSettings, address: string): Promise<Inspected> {
+export async function inspectNode(target: NodeTarget, session: Session, access: NodeAccess, address: string): Promise<Inspected> {
   // Two patterns and two sections in one call each (Redis 7+, Valkey): dir resolves relative paths, run_id names the server.
   const config = parseTlsConfig(await session.call('CONFIG', 'GET', 'tls-*', 'dir'), String(await session.call('INFO', 'server', 'tls') ?? ''))
   const view: NodeView = {address, config, served: session.served, servedChain: servedChain(session.peer)}
-  return {view, material: await readMaterial(target, view, settings), verifyError: session.verifyError}
+  return {view, material: await readMaterial(target, view, access), verifyError: session.verifyError}
 }
 
-export async function readMaterial(target: NodeTarget, view: NodeView, settings: NodeSettings): Promise<Inspected['material']> {
-  if (settings.readFiles === 'never') return {unreadable: 'the node\'s files are not read here (--read-files never)'}
-  if (settings.readFiles === 'auto' && !(await isThisMachine(target.host, stepTimeout(settings)))) {
+export async function readMaterial(target: NodeTarget, view: NodeView, access: NodeAccess): Promise<Inspected['material']> {
+  if (access.readFiles === 'never') return {unreadable: 'the node\'s files are not read here (--read-files never)'}
+  if (access.readFiles === 'auto' && !(await isThisMachine(target.host, stepTimeout(access)))) {
     return {unreadable: `${target.host} is not this machine, so its file paths do not name its files here (--read-files always if they do)`}
   }
   for (const value of Object.values(view.config.files)) {
@@ -62,12 +64,12 @@ export async function readMaterial(target: NodeTarget, view: NodeView, settings:
  * The reload itself: one CONFIG SET of every TLS file setting to its current value (atomic: all files or
  * none, and every file is re-read even though no value changes). Throws one line when the server refuses.
  */
-export async function configSet(session: RawSession, view: NodeView): Promise<void> {
+export async function configSet(session: Session, view: NodeView): Promise<void> {
   const args = TLS_FILE_SETTINGS.flatMap((name) => (view.config.files[name] ? [name, view.config.files[name]!] : []))
   try {
     await session.call('CONFIG', 'SET', ...args)
   } catch (error) {
-    if (error instanceof ReplyError) throw new Error(`${error.message} (the node kept its previous certificate; the exact cause is in its log)`)
+    if (error instanceof TransportError && error.reply !== undefined) throw new Error(`${error.message} (the node kept its previous certificate; the exact cause is in its log)`)
     throw new Error(`${(error as Error).message}: unknown whether the node applied the CONFIG SET`)
   }
 }
@@ -75,9 +77,9 @@ export async function configSet(session: RawSession, view: NodeView): Promise<vo
 export type Served = {ok: true; served: ServedCertificate | null; verifyError: string | null} | {ok: false; error: string}
 
 /** A fresh handshake: what the node serves to a new client now. */
-export async function servedNow(target: NodeTarget, settings: NodeSettings): Promise<Served> {
-  const hs = await handshake({...sessionOptions(settings.seed, target, stepTimeout(settings)), sockets: settings.sockets})
-  if (!hs.ok) return {ok: false, error: hs.error}
+export async function servedNow(target: NodeTarget, access: NodeAccess): Promise<Served> {
+  const hs = await handshake(access.seed, {at: target, timeoutMs: stepTimeout(access), sockets: access.sockets})
+  if (!hs.ok) return {ok: false, error: hs.failure.cause}
   hs.socket.destroy()
   return {ok: true, served: hs.certificate, verifyError: hs.verifyError}
 }

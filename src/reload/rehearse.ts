@@ -1,6 +1,6 @@
 import {createHash, type X509Certificate} from 'node:crypto'
 
-import type {Endpoint} from '../server/connection.js'
+import type {Endpoint} from '../transport/options.js'
 import {checkName, rehearsePresenting, rehearseServing, type TlsIdentity} from '../pki/rehearse.js'
 import type {Problem} from '../pki/verify.js'
 

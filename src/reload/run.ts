@@ -1,16 +1,18 @@
 import {createHash, X509Certificate} from 'node:crypto'
 import type {TLSSocket} from 'node:tls'
 
-import type {Discovery, NodeTarget} from '../cluster/discover.js'
+import type {NodeTarget} from '../cluster/discover.js'
+import {findTargets, type TargetDiscovery} from '../cluster/targets.js'
 import {discoverFromSeed} from '../cluster/seed.js'
+import {failureKind} from '../errors.js'
 import type {Problem} from '../pki/verify.js'
 import {runPool} from '../pool.js'
-import {handshake, type ServedCertificate} from '../probe/handshake.js'
+import {handshake, type ServedCertificate} from '../transport/handshake.js'
 import {verifyReason} from '../pki/rehearse.js'
-import {type ConnectOptions, type Endpoint, formatAddress} from '../server/connection.js'
+import {type ConnectOptions, type Endpoint, formatAddress} from '../transport/options.js'
 import {type Assessment, assessNode, type CertSummary, refuse} from './assess.js'
 import {identityOf, type LocalMaterial} from './material.js'
-import {configSet, type Inspected, inspectNode, type NodeSettings, openNodeSession, readMaterial, servedNow, stepTimeout, TOLERATED} from './node.js'
+import {configSet, type Inspected, inspectNode, type NodeAccess, openNodeSession, readMaterial, servedNow, stepTimeout, TOLERATED} from './node.js'
 import {type PeerTrust, rehearseNode} from './rehearse.js'
 
 export type Action = 'reloaded' | 'unchanged' | 'refused' | 'failed' | 'skipped' | 'would-reload'
@@ -20,7 +22,7 @@ export interface ReloadOptions {
   /** 'node': the seed alone; 'cluster': every node found from the seed; 'list': `nodes`. */
   mode: 'node' | 'cluster' | 'list'
   nodes?: Endpoint[]
-  readFiles: NodeSettings['readFiles']
+  readFiles: NodeAccess['readFiles']
   minDays: number
   force: boolean
   dryRun: boolean
@@ -47,6 +49,8 @@ export interface NodeReport {
   problems: Problem[]
   /** Unchanged nodes serving an expired certificate, or one expiring within --min-days, with nothing newer on disk. */
   warnings: string[]
+  /** A failed node: auth when our credentials were refused (exit 7). */
+  errorKind?: 'auth' | 'server'
   notes: string[]
   autoReloadInterval: number | null
   durationMs: number
@@ -54,7 +58,7 @@ export interface NodeReport {
 
 export interface ReloadReport {
   dryRun: boolean
-  discovery: {mode: Discovery['mode'] | 'node'; method: Discovery['method'] | null; seed: string | null; error: string | null}
+  discovery: TargetDiscovery
   nodes: NodeReport[]
   summary: Record<Action, number> & {nodes: number; durationMs: number}
   /** 'failed' (a node failed or was skipped after one, or discovery failed) > 'refused' > 'warning' > 'ok'. */
@@ -69,12 +73,13 @@ interface Planned {
   error?: string
   /** Other addresses the run was given for the same server (same run_id). */
   aliases?: string[]
+  errorKind?: 'auth' | 'server'
 }
 
 /** What every node's decision shares: the peers' trust, and rehearsal verdicts (most nodes share CAs). */
 interface RunContext {
   options: ReloadOptions
-  settings: NodeSettings
+  access: NodeAccess
   peers: PeerTrust[]
   cache: Map<string, Promise<string | null>>
 }
@@ -83,7 +88,7 @@ interface RunContext {
 const RACE_RELOADS = 2
 
 /**
- * Finds the nodes, looks at all of them without changing anything (what each serves, its settings and
+ * Finds the nodes, looks at all of them without changing anything (what each serves, its access and
  * files, whom it trusts), then reloads the ones that need it, replicas first, `parallel` at a time:
  * each is re-read and re-validated just before its CONFIG SET, and after it a fresh handshake must serve
  * the certificate on disk. The first failure stops the run; nodes not yet started are left untouched.
@@ -92,13 +97,16 @@ export async function runReload(options: ReloadOptions): Promise<ReloadReport> {
   const started = Date.now()
   const deadline = started + options.deadlineMs
   const sockets = new Set<TLSSocket>()
-  const settings: NodeSettings = {seed: options.seed, readFiles: options.readFiles, deadline, sockets}
+  const access: NodeAccess = {seed: options.seed, readFiles: options.readFiles, deadline, sockets}
   try {
-    const {discovery, targets} = await findTargets(options, settings)
+    const {discovery, targets} = await findTargets({
+      seed: options.seed, nodes: options.mode === 'list' ? options.nodes : undefined, discover: options.mode === 'cluster',
+      onFailure: 'nothing', timeoutMs: stepTimeout(access), deadline, tolerate: TOLERATED,
+    })
     const given = order(targets).map((target): Planned => ({target, address: formatAddress(target)}))
-    await inspectAll(given, settings) // runPool stops waiting at the deadline
+    await inspectAll(given, access) // runPool stops waiting at the deadline
     const planned = oneEntryPerServer(given)
-    const context: RunContext = {options, settings, peers: await linkedPeers(planned, options, settings), cache: new Map()}
+    const context: RunContext = {options, access, peers: await linkedPeers(planned, options, access), cache: new Map()}
     for (const p of planned) {
       if (p.inspected) p.assessment = await decide(p, p.inspected, context)
       else p.error ??= `not inspected within the overall deadline (${options.deadlineMs / 1000} s)`
@@ -110,36 +118,25 @@ export async function runReload(options: ReloadOptions): Promise<ReloadReport> {
   }
 }
 
-async function findTargets(options: ReloadOptions, settings: NodeSettings): Promise<{discovery: ReloadReport['discovery']; targets: NodeTarget[]}> {
-  const seed = formatAddress(options.seed)
-  if (options.mode === 'list') return {discovery: {mode: 'list', method: '--nodes', seed: null, error: null}, targets: options.nodes!.map((n) => ({...n, role: 'unknown'}))}
-  if (options.mode === 'node') return {discovery: {mode: 'node', method: null, seed, error: null}, targets: [{host: options.seed.host, port: options.seed.port, role: 'unknown'}]}
-  try {
-    const found = await discoverFromSeed(options.seed, {timeoutMs: stepTimeout(settings), tolerate: TOLERATED})
-    return {discovery: {mode: found.mode, method: found.method, seed, error: null}, targets: found.nodes}
-  } catch (error) {
-    return {discovery: {mode: 'cluster', method: null, seed, error: (error as Error).message}, targets: []}
-  }
-}
-
 /** Replicas first: if a new certificate breaks something after all, it breaks where it hurts least. */
 function order(targets: NodeTarget[]): NodeTarget[] {
   return [...targets.filter((t) => t.role === 'replica'), ...targets.filter((t) => t.role !== 'replica')]
 }
 
-async function inspectAll(planned: Planned[], settings: NodeSettings): Promise<void> {
+async function inspectAll(planned: Planned[], access: NodeAccess): Promise<void> {
   await runPool(planned, {
-    limit: 16, deadline: settings.deadline,
+    limit: 16, deadline: access.deadline,
     work: async (p) => {
       try {
-        const session = await openNodeSession(p.target, settings)
+        const session = await openNodeSession(p.target, access)
         try {
-          p.inspected = await inspectNode(p.target, session, settings, p.address)
+          p.inspected = await inspectNode(p.target, session, access, p.address)
         } finally {
           session.close()
         }
       } catch (error) {
         p.error = (error as Error).message
+        p.errorKind = failureKind(error)
       }
     },
   })
@@ -167,16 +164,16 @@ function oneEntryPerServer(planned: Planned[]): Planned[] {
  * and replicas), for the rehearsals: the run's own nodes with --cluster; otherwise found from the first
  * such node, and looked at the same way.
  */
-async function linkedPeers(planned: Planned[], options: ReloadOptions, settings: NodeSettings): Promise<PeerTrust[]> {
+async function linkedPeers(planned: Planned[], options: ReloadOptions, access: NodeAccess): Promise<PeerTrust[]> {
   const linked = planned.find((p) => p.inspected?.view.config.tlsCluster || p.inspected?.view.config.tlsReplication)
   if (!linked) return []
   let all = planned
   if (options.mode !== 'cluster') {
     try {
-      const found = await discoverFromSeed({...options.seed, host: linked.target.host, port: linked.target.port}, {timeoutMs: stepTimeout(settings), tolerate: TOLERATED})
+      const found = await discoverFromSeed({...options.seed, host: linked.target.host, port: linked.target.port}, {timeoutMs: stepTimeout(access), deadline: access.deadline, tolerate: TOLERATED})
       const known = new Set(planned.map((p) => p.address))
       const extra = found.nodes.filter((n) => !known.has(formatAddress(n))).map((target): Planned => ({target, address: formatAddress(target)}))
-      await inspectAll(extra, settings)
+      await inspectAll(extra, access)
       const runIds = new Set(planned.map((p) => p.inspected?.view.config.runId).filter(Boolean))
       all = [...planned, ...extra.filter((p) => !runIds.has(p.inspected?.view.config.runId))]
     } catch {
@@ -211,7 +208,7 @@ function sameLeaf(certFile: Buffer, servedDer: Buffer): boolean {
 
 /** assessNode, then, for a node to be reloaded, the rehearsals of every handshake its new files must survive. */
 async function decide(p: Planned, inspected: Inspected, context: RunContext, force = context.options.force): Promise<Assessment> {
-  const {options, settings} = context
+  const {options, access} = context
   const assessment = assessNode({node: inspected.view, material: inspected.material, minDays: options.minDays, force, now: options.now})
   const material = 'reads' in inspected.material ? inspected.material : undefined
   const leaf = assessment.validated?.server?.chain[0]
@@ -233,7 +230,7 @@ async function decide(p: Planned, inspected: Inspected, context: RunContext, for
     verifiesClients: config.tlsCluster || config.authClients !== 'no',
     toolClient: config.authClients !== 'no' && tls.cert && tls.key ? {cert: tls.cert, key: tls.key} : undefined,
     peers: context.peers,
-    liveVerify: (peer, trust) => liveVerify(peer, trust, options, settings),
+    liveVerify: (peer, trust) => liveVerify(peer, trust, options, access),
     cache: context.cache,
   })
   if (problems.length > 0) return refuse(problems, assessment.onDisk, [...assessment.notes, ...notes])
@@ -241,9 +238,8 @@ async function decide(p: Planned, inspected: Inspected, context: RunContext, for
 }
 
 /** A peer whose files are not here: a real handshake verifying its chain with `trust` (names are not checked on bus links). */
-async function liveVerify(peer: PeerTrust, trust: Buffer, options: ReloadOptions, settings: NodeSettings): Promise<string | null> {
-  const {tls} = options.seed
-  const hs = await handshake({host: peer.host, port: peer.port, ca: trust, cert: tls.cert, key: tls.key, timeoutMs: stepTimeout(settings), sockets: settings.sockets})
+async function liveVerify(peer: PeerTrust, trust: Buffer, options: ReloadOptions, access: NodeAccess): Promise<string | null> {
+  const hs = await handshake(options.seed, {at: peer, ca: trust, timeoutMs: stepTimeout(access), sockets: access.sockets})
   if (!hs.ok) return null // unreachable now: nothing to say about its chain
   hs.socket.destroy()
   return hs.verifyError && hs.verifyError !== 'ERR_TLS_CERT_ALTNAME_INVALID' ? verifyReason(hs.verifyError) : null
@@ -260,9 +256,9 @@ function filesDigest(material: Inspected['material']): string {
 }
 
 async function roll(planned: Planned[], context: RunContext): Promise<NodeReport[]> {
-  const {options, settings} = context
+  const {options, access} = context
   const {results, started} = await runPool(planned, {
-    limit: options.parallel, deadline: settings.deadline,
+    limit: options.parallel, deadline: access.deadline,
     work: (p) => processNode(p, context),
     stopAfter: (report) => report.action === 'failed',
   })
@@ -292,7 +288,7 @@ async function processNode(p: Planned, context: RunContext): Promise<NodeReport>
   const start = Date.now()
   const report = baseReport(p)
   const done = ({action, reason, extra}: Outcome): NodeReport => ({...report, ...extra, notes: [...aliasNotes(p), ...(extra.notes ?? p.assessment?.notes ?? [])], action, reason, durationMs: Date.now() - start})
-  if (!p.assessment) return done({action: 'failed', reason: p.error ?? 'not inspected', extra: {}})
+  if (!p.assessment) return done({action: 'failed', reason: p.error ?? 'not inspected', extra: {errorKind: p.errorKind}})
   if (p.assessment.decision !== 'reload') return done({action: p.assessment.decision, reason: p.assessment.reason, extra: {}})
   if (context.options.dryRun) return done({action: 'would-reload', reason: p.assessment.reason, extra: {}})
 
@@ -319,12 +315,12 @@ async function processNode(p: Planned, context: RunContext): Promise<NodeReport>
 async function loadValidated(p: Planned, context: RunContext, force: boolean): Promise<Loaded> {
   let session
   try {
-    session = await openNodeSession(p.target, context.settings)
+    session = await openNodeSession(p.target, context.access)
   } catch (error) {
-    return {action: 'failed', reason: (error as Error).message, extra: {}}
+    return {action: 'failed', reason: (error as Error).message, extra: {errorKind: failureKind(error)}}
   }
   try {
-    const inspected = await inspectNode(p.target, session, context.settings, p.address)
+    const inspected = await inspectNode(p.target, session, context.access, p.address)
     const assessment = await decide(p, inspected, context, force)
     if (assessment.decision !== 'reload') {
       const served = summary(inspected.view.served)
@@ -333,7 +329,7 @@ async function loadValidated(p: Planned, context: RunContext, force: boolean): P
     await configSet(session, inspected.view)
     return {inspected, assessment}
   } catch (error) {
-    return {action: 'failed', reason: (error as Error).message, extra: {}}
+    return {action: 'failed', reason: (error as Error).message, extra: {errorKind: failureKind(error)}}
   } finally {
     session.close()
   }
@@ -345,14 +341,14 @@ async function loadValidated(p: Planned, context: RunContext, force: boolean): P
  * certificate served must be valid for --min-days and verify.
  */
 async function verify(p: Planned, inspected: Inspected, assessment: Assessment, context: RunContext): Promise<Outcome> {
-  const {options, settings} = context
+  const {options, access} = context
   const extra = {onDisk: assessment.onDisk, problems: assessment.problems, notes: [...assessment.notes]}
-  const now = await servedNow(p.target, settings)
+  const now = await servedNow(p.target, access)
   if (!now.ok) return {action: 'failed', reason: `reloaded, but a new handshake then failed: ${now.error}`, extra: {...extra, after: null}}
   const after = summary(now.served)
   const result = {...extra, after}
   if (assessment.onDisk) {
-    const filesNow = await readMaterial(p.target, inspected.view, settings)
+    const filesNow = await readMaterial(p.target, inspected.view, access)
     if (filesDigest(filesNow) !== filesDigest(inspected.material)) return {action: 'failed', reason: 'the files changed during the reload', extra: result, raced: true}
     if (now.served?.fingerprint256 !== assessment.onDisk.fingerprint256) {
       // Neither what it served before nor what was validated: it read other files than the ones validated
@@ -418,4 +414,10 @@ function summarize(options: ReloadOptions, discovery: ReloadReport['discovery'],
   const failed = summaryCounts.failed > 0 || summaryCounts.skipped > 0 || discovery.error !== null
   const warned = nodes.some((n) => n.warnings.length > 0)
   return {dryRun: Boolean(options.dryRun), discovery, nodes, summary: summaryCounts, status: failed ? 'failed' : summaryCounts.refused > 0 ? 'refused' : warned ? 'warning' : 'ok'}
+}
+
+/** What kind each failure of a run was (discovery, failed nodes; skipped ones follow from those): for the exit code. */
+export function failureKinds(report: Pick<ReloadReport, 'discovery' | 'nodes'>): Array<'auth' | 'server'> {
+  const discovery = report.discovery.error === null ? [] : [report.discovery.errorKind ?? 'server']
+  return [...discovery, ...report.nodes.filter((n) => n.action === 'failed').map((n) => n.errorKind ?? 'server')]
 }

@@ -1,7 +1,7 @@
 import chalk from 'chalk'
 
-import type {CheckReport} from '../probe/check.js'
-import type {NodeResult} from '../probe/node.js'
+import type {CheckReport} from '../check/run.js'
+import type {NodeResult} from '../check/probe.js'
 
 // Coloured when rendered, not when loaded: NO_COLOR is applied after the modules are imported.
 const status = (s: NodeResult['status']) => ({ok: chalk.green('ok'), warning: chalk.yellow('warning'), failed: chalk.red.bold('FAILED')})[s]

@@ -1,6 +1,6 @@
-import type {CheckReport} from '../probe/check.js'
-import {formatAddress} from '../server/connection.js'
-import type {NodeResult, PortResult} from '../probe/node.js'
+import type {CheckReport} from '../check/run.js'
+import {formatAddress} from '../transport/options.js'
+import type {NodeResult, PortResult} from '../check/probe.js'
 
 /**
  * Prometheus text exposition format, for node_exporter's textfile collector: per node and port

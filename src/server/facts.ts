@@ -1,6 +1,7 @@
 import {serverError} from '../errors.js'
 import {type AclUserState, type MappingMode, nameKey, type ServerFacts} from '../identity/predict.js'
-import type {ServerConnection} from './connection.js'
+import type {Session} from '../transport/session.js'
+import {displayText} from '../x509/text.js'
 
 export interface ServerVersion {
   product: 'Valkey' | 'Redis'
@@ -8,10 +9,10 @@ export interface ServerVersion {
 }
 
 /** `INFO server`: which product and version answers. */
-export async function readServerVersion(connection: ServerConnection): Promise<ServerVersion> {
+export async function readServerVersion(connection: Session): Promise<ServerVersion> {
   const info = parseInfo(String(await connection.call('INFO', 'server')))
-  if (info.valkey_version) return {product: 'Valkey', version: info.valkey_version}
-  if (info.redis_version) return {product: info.server_name === 'valkey' ? 'Valkey' : 'Redis', version: info.redis_version}
+  if (info.valkey_version) return {product: 'Valkey', version: displayText(info.valkey_version)}
+  if (info.redis_version) return {product: info.server_name === 'valkey' ? 'Valkey' : 'Redis', version: displayText(info.redis_version)}
   throw serverError(`${connection.address}: INFO server has no version: is this a Valkey or Redis server?`)
 }
 
@@ -25,18 +26,19 @@ export function parseInfo(text: string): Record<string, string> {
 }
 
 /** One `CONFIG GET` parameter; undefined when the server does not know it (older versions). */
-export async function readConfig(connection: ServerConnection, name: string): Promise<string | undefined> {
+export async function readConfig(connection: Session, name: string): Promise<string | undefined> {
   const reply = await connection.call('CONFIG', 'GET', name)
   if (!Array.isArray(reply) || reply.length < 2) return undefined
   return String(reply[1])
 }
 
 /** `ACL GETUSER`: undefined when the user does not exist. Names are bytes, compared exactly. */
-export async function readAclUser(connection: ServerConnection, name: Uint8Array): Promise<AclUserState | undefined> {
+export async function readAclUser(connection: Session, name: Uint8Array): Promise<AclUserState | undefined> {
   const reply = await connection.callBuffer('ACL', 'GETUSER', Buffer.from(name))
   if (reply === null || !Array.isArray(reply)) return undefined
   const index = reply.findIndex((item) => Buffer.isBuffer(item) && item.toString() === 'flags')
-  const flags = (Array.isArray(reply[index + 1]) ? reply[index + 1] : []).map(String) as string[]
+  const value = reply[index + 1]
+  const flags = (Array.isArray(value) ? value : []).map(String)
   return {enabled: flags.includes('on'), nopass: flags.includes('nopass')}
 }
 
@@ -44,7 +46,7 @@ export async function readAclUser(connection: ServerConnection, name: Uint8Array
  * What decides a certificate's user on this server: the mapping mode, tls-auth-clients, and the
  * state of every user the certificate could name (plus `default`).
  */
-export async function readServerFacts(connection: ServerConnection, names: (mode: MappingMode) => Uint8Array[]): Promise<ServerFacts & {version: ServerVersion}> {
+export async function readServerFacts(connection: Session, names: (mode: MappingMode) => Uint8Array[]): Promise<ServerFacts & {version: ServerVersion}> {
   const version = await readServerVersion(connection)
   const authClients = ((await readConfig(connection, 'tls-auth-clients')) ?? 'yes').toLowerCase()
   const rawMapping = await readConfig(connection, 'tls-auth-clients-user')

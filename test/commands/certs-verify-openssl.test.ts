@@ -5,16 +5,16 @@
  * a shape whose verdict changes with the OpenSSL version changes the expectation with it.
  */
 import {execFile} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 import {isIP} from 'node:net'
 import {join} from 'node:path'
 
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {beforeAll, describe, expect, it} from 'vitest'
 
 import {runCli, type CliResult} from '../helpers/cli.js'
-import {issueCert, makeCa, makeExpiredCert, makeNotYetValidCert, type Ca, type KeyPair} from '../helpers/openssl-pki.js'
-import {bundle, CA_EXTENSIONS, daysFromNow, issueIntermediate, issueShape, leafExtensions} from '../helpers/shapes.js'
+import {
+  bundle, type Ca, CA_EXTENSIONS, daysFromNow, issueCert, issueIntermediate, issueShape, type KeyPair, leafExtensions, makeCa, makeExpiredCert, makeNotYetValidCert,
+} from '../helpers/pki/openssl.js'
+import {makeTempDir} from '../helpers/temp.js'
 
 type Purpose = 'server' | 'client' | 'both'
 const PURPOSES: Purpose[] = ['server', 'client', 'both']
@@ -194,8 +194,7 @@ const cliArgs = (p: Prepared, purpose?: Purpose): string[] => [
 
 // ---------------------------------------------------------------------------------------------------
 
-const dir = mkdtempSync(join(tmpdir(), 'vtls-verify-openssl-'))
-afterAll(() => rmSync(dir, {recursive: true, force: true}))
+const dir = makeTempDir('vtls-verify-openssl')
 
 const prepared = new Map<string, Prepared>()
 

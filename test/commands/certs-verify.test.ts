@@ -1,16 +1,15 @@
 /** `certs verify`: the validation `reload` relies on, offline, against openssl-made certificates. */
 import {execFileSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {beforeAll, describe, expect, it} from 'vitest'
 
 import {expectOneLineError, runCli} from '../helpers/cli.js'
-import {issueCert, makeCa, makeExpiredCert, makeNotYetValidCert, type Ca, type KeyPair} from '../helpers/openssl-pki.js'
+import {type Ca, issueCert, type KeyPair, makeCa, makeExpiredCert, makeNotYetValidCert} from '../helpers/pki/openssl.js'
+import {makeTempDir} from '../helpers/temp.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'vtls-verify-'))
-afterAll(() => rmSync(dir, {recursive: true, force: true}))
+const dir = makeTempDir('vtls-verify')
 
 let ca: Ca
 let otherCa: Ca

@@ -1,94 +1,117 @@
-import {chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+/**
+ * The entry a user runs: `node bin/run.js` (the package's bin), and the package as `npm pack` and
+ * `npm install -g` give it. Start-up relies on oclif's own mechanisms only: the `explicit` command strategy
+ * (src/index.ts), a bundle (scripts/bundle.mjs), and modules import()ed only by the commands that need them.
+ */
+import {execFile} from 'node:child_process'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {delimiter, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {join, relative, sep} from 'node:path'
+import {fileURLToPath, pathToFileURL} from 'node:url'
+import {promisify} from 'node:util'
 
 import {Config} from '@oclif/core'
-import {afterEach, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {COMMANDS} from '../../src/index.js'
 import {BIN, runCli} from '../helpers/cli.js'
+import {useTempDirs} from '../helpers/temp.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const NO_SNAPSHOT = {VALKEY_TLS_NO_SNAPSHOT: '1'}
-// oclif's own debug output (DEBUG=oclif:main) prints process.execArgv, which names the blob node started from.
-const FROM_SNAPSHOT = /process\.execArgv: --snapshot-blob,\S*valkey-tls\.blob/
+const DIST = join(ROOT, 'dist')
+const run = promisify(execFile)
+const tempDir = useTempDirs('vtls-launch')
 
-const dirs: string[] = []
-const tempDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vtls-launch-'))
-  dirs.push(dir)
-  return dir
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, {recursive: true, force: true})
-})
-
-/** The structure of a JSON value (keys and value types), without the values. */
-const shape = (value: unknown): unknown =>
-  Array.isArray(value) ? value.map(shape)
-    : value && typeof value === 'object' ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shape(v)]))
-      : typeof value
-
-describe('bin/valkey-tls launcher', () => {
-  it('starts from the startup snapshot that the build made; VALKEY_TLS_NO_SNAPSHOT=1 and NODE_OPTIONS use bin/run.js', async () => {
-    expect(existsSync(join(ROOT, '.snapshot', 'valkey-tls.blob'))).toBe(true)
-    const args = () => ['certs', 'gen', '--out', join(tempDir(), 'tls'), '--json']
-    const fast = await runCli(args(), {env: {DEBUG: 'oclif:main'}})
-    expect(fast.code).toBe(0)
-    expect(fast.stderr).toMatch(FROM_SNAPSHOT)
-    for (const env of [NO_SNAPSHOT, {NODE_OPTIONS: '--no-warnings'}]) {
-      const slow = await runCli(args(), {env: {DEBUG: 'oclif:main', ...env}})
-      expect(slow.code).toBe(0)
-      expect(slow.stderr).toMatch(/process\.execArgv: /)
-      expect(slow.stderr).not.toMatch(/--snapshot-blob/)
-    }
-  })
-
-  it('gives the same --json output and exit codes with and without the snapshot', async () => {
-    const run = async (args: string[], env = {}) => {
-      const {code, stdout, stderr} = await runCli(args, {env})
-      return {code, stdout, stderr}
-    }
-    const fast = await run(['certs', 'gen', '--out', join(tempDir(), 'tls'), '--json', '--client', 'alice'])
-    const slow = await run(['certs', 'gen', '--out', join(tempDir(), 'tls'), '--json', '--client', 'alice'], NO_SNAPSHOT)
-    expect(fast.code).toBe(0)
-    expect(slow.code).toBe(0)
-    expect(shape(JSON.parse(fast.stdout))).toEqual(shape(JSON.parse(slow.stdout)))
-    // Usage errors, from oclif's parser and from our own validation; as JSON and as one line on stderr.
-    for (const args of [['certs', 'gen', '--key-type', 'nope', '--json'], ['certs', 'gen', '--days', '0'], ['certs', 'gen', '--bogus'], ['certs', 'gen', '--san', 'a b']]) {
-      const [withSnapshot, without] = [await run(args), await run(args, NO_SNAPSHOT)]
-      expect(withSnapshot.code, args.join(' ')).toBe(2)
-      expect(withSnapshot).toEqual(without)
-    }
-    // Refusing to overwrite (exit 4), and --help, which oclif renders.
-    const out = tempDir()
-    await run(['certs', 'gen', '--out', out])
-    expect(await run(['certs', 'gen', '--out', out])).toEqual({...await run(['certs', 'gen', '--out', out], NO_SNAPSHOT), code: 4})
-    const help = await run(['certs', 'gen', '--help'])
-    expect(help.stdout).toContain('USAGE')
-    expect(help).toEqual(await run(['certs', 'gen', '--help'], NO_SNAPSHOT))
-  })
-
-  it('prints the same --version line as oclif, by the launcher and by bin/run.js', async () => {
+describe('node bin/run.js', () => {
+  it('prints the same --version line as oclif, with and without its short cut', async () => {
     const {userAgent} = await Config.load(ROOT)
     for (const flag of ['--version', '-v']) {
       expect(await runCli([flag])).toEqual({code: 0, stdout: `${userAgent}\n`, stderr: ''})
-      expect(await runCli([flag], {env: NO_SNAPSHOT})).toEqual({code: 0, stdout: `${userAgent}\n`, stderr: ''})
     }
-    const {execFileSync} = await import('node:child_process')
-    expect(execFileSync(process.execPath, [BIN, '--version'], {encoding: 'utf8'})).toBe(`${userAgent}\n`)
+    // DEBUG makes bin/run.js leave --version to oclif; oclif's debug lines go to stderr.
+    const viaOclif = await runCli(['--version'], {env: {DEBUG: 'oclif:nothing'}})
+    expect(viaOclif).toMatchObject({code: 0, stdout: `${userAgent}\n`})
   })
 
-  it('falls back to bin/run.js when node on PATH is not the binary the snapshot was built with', async () => {
-    // A different "node" first on PATH (a wrapper around the real one): the blob must not be tried with it.
-    const fakeBin = tempDir()
-    writeFileSync(join(fakeBin, 'node'), `#!/bin/sh\nexec '${process.execPath}' "$@"\n`)
-    chmodSync(join(fakeBin, 'node'), 0o755)
-    const env = {PATH: `${fakeBin}${delimiter}${process.env.PATH}`, DEBUG: 'oclif:main'}
-    const result = await runCli(['certs', 'gen', '--out', join(tempDir(), 'tls'), '--json'], {env})
-    expect(result.code).toBe(0)
-    expect(result.stderr).toMatch(/process\.execArgv: /)
-    expect(result.stderr).not.toMatch(/--snapshot-blob/)
-    expect(JSON.parse(result.stdout).files).toHaveLength(6)
+  it('exports every command file from src/index.ts (oclif finds commands only there), under its id', () => {
+    const ids = (dir: string): string[] => readdirSync(dir, {withFileTypes: true}).flatMap((entry) => {
+      const path = join(dir, entry.name)
+      if (entry.isDirectory()) return ids(path)
+      return entry.name.endsWith('.ts') ? [relative(join(ROOT, 'src', 'commands'), path).slice(0, -3).split(sep).join(':')] : []
+    })
+    expect(Object.keys(COMMANDS).sort()).toEqual(ids(join(ROOT, 'src', 'commands')).sort())
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8'))
+    expect(Object.keys(manifest.commands).sort()).toEqual(Object.keys(COMMANDS).sort())
+  })
+
+  it('loads only what the command needs: help no command code, certs gen and whoami no prompts', async () => {
+    // A module hook (node --import) that logs every file imported; the bundle require()s only Node's built-ins.
+    const dir = tempDir()
+    const log = join(dir, 'loaded.log')
+    writeFileSync(join(dir, 'hooks.mjs'), `import {appendFileSync} from 'node:fs'
+export async function load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context) }\n`)
+    writeFileSync(join(dir, 'register.mjs'), `import {register} from 'node:module'\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)})\n`)
+    const loaded = async (args: string[]) => {
+      writeFileSync(log, '')
+      await run(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, BIN, ...args], {env: {...process.env, NO_COLOR: '1'}})
+      return readFileSync(log, 'utf8').split('\n').filter((url) => url.startsWith('file:')).map((url) => relative(DIST, fileURLToPath(url)).split(sep).join('/'))
+    }
+    const inDist = (files: string[]) => files.filter((file) => !file.startsWith('..'))
+
+    const help = await loaded(['check', '--help'])
+    expect(help[0]).toBe('../bin/run.js')
+    expect(help).toContain('execute.js')
+    expect(help).not.toContain('index.js') // help comes from oclif.manifest.json
+    expect(help.filter((file) => file.startsWith('..')).slice(1)).toEqual([]) // nothing from node_modules
+
+    const gen = await loaded(['certs', 'gen', '--out', join(tempDir(), 'tls'), '--yes'])
+    expect(gen).toContain('index.js')
+    expect(inDist(gen).some((file) => /^chunks\/generate-set-/.test(file))).toBe(true)
+    expect(inDist(gen).filter((file) => /^chunks\/(prompts|whoami|check|run|lock)-/.test(file))).toEqual([])
+
+    await run(process.execPath, [BIN, 'certs', 'gen', '--out', join(dir, 'pki'), '--yes'])
+    const whoami = await loaded(['whoami', join(dir, 'pki', 'client.crt')])
+    expect(inDist(whoami).some((file) => /^chunks\/whoami-/.test(file))).toBe(true)
+    expect(inDist(whoami).filter((file) => /^chunks\/(prompts|generate-set|check|run|lock)-/.test(file))).toEqual([])
+  })
+})
+
+describe('the installed package (npm pack, npm install -g --prefix)', () => {
+  let prefix: string
+  let installed: string
+  const bin = () => (process.platform === 'win32' ? join(prefix, 'valkey-tls.cmd') : join(prefix, 'bin', 'valkey-tls'))
+  const cli = (args: string[]) => run(bin(), args, {env: {...process.env, NO_COLOR: '1'}, shell: process.platform === 'win32'})
+
+  const dir = mkdtempSync(join(tmpdir(), 'vtls-installed-')) // for the whole describe: tempDir()'s go after each test
+  afterAll(() => rmSync(dir, {recursive: true, force: true}))
+  beforeAll(async () => {
+    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+    // `npm test` has just built dist/ (the `prepare` script would build it again).
+    const {stdout} = await run(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], {cwd: ROOT, shell: process.platform === 'win32'})
+    prefix = join(dir, 'prefix')
+    await run(npm, ['install', '--global', '--prefix', prefix, '--ignore-scripts', '--no-audit', '--no-fund', join(dir, JSON.parse(stdout)[0].filename)], {cwd: dir, shell: process.platform === 'win32'})
+    installed = process.platform === 'win32' ? join(prefix, 'node_modules', 'valkey-tls') : join(prefix, 'lib', 'node_modules', 'valkey-tls')
+  }, 180_000)
+
+  it('holds the bin, the bundle, the manifest and the licences, nothing for development, and no dependencies', () => {
+    expect(readdirSync(installed).sort()).toEqual(['LICENSE', 'README.md', 'bin', 'dist', 'oclif.manifest.json', 'package.json'])
+    expect(readdirSync(join(installed, 'bin'))).toEqual(['run.js'])
+    expect(readdirSync(join(installed, 'dist')).sort()).toEqual(['THIRD-PARTY-LICENSES.txt', 'chunks', 'execute.js', 'index.js'])
+    expect(existsSync(join(installed, 'node_modules'))).toBe(false)
+    const licences = readFileSync(join(installed, 'dist', 'THIRD-PARTY-LICENSES.txt'), 'utf8')
+    for (const name of ['@oclif/core', '@peculiar/x509', '@inquirer/prompts', 'chalk']) expect(licences).toMatch(new RegExp(`^${name} \\d`, 'm'))
+    expect(readFileSync(join(installed, 'LICENSE'), 'utf8')).toMatch(/^BSD 3-Clause License\n\nCopyright \(c\) 2026, the valkey-tls authors\n/)
+  })
+
+  it('runs --version, certs gen, whoami and check --help', async () => {
+    const {userAgent} = await Config.load(ROOT)
+    expect((await cli(['--version'])).stdout).toBe(`${userAgent}\n`)
+    const out = join(tempDir(), 'tls')
+    const gen = JSON.parse((await cli(['certs', 'gen', '--out', out, '--client', 'alice', '--json'])).stdout)
+    expect(gen.files).toHaveLength(8)
+    const who = JSON.parse((await cli(['whoami', join(out, 'alice.crt'), '--json'])).stdout)
+    expect(who).toMatchObject({commonName: 'alice'})
+    const help = (await cli(['check', '--help'])).stdout
+    expect(help).toContain('USAGE\n  $ valkey-tls check')
   })
 })

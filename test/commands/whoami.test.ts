@@ -1,16 +1,15 @@
 /** `whoami` offline: identity fields cross-checked with openssl, modes, and every kind of bad input. */
 import {execFileSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {beforeAll, describe, expect, it} from 'vitest'
 
 import {expectOneLineError, runCli} from '../helpers/cli.js'
-import {issueCert, makeCa, makeExpiredCert, type Ca, type KeyPair} from '../helpers/openssl-pki.js'
+import {type Ca, issueCert, type KeyPair, makeCa, makeExpiredCert} from '../helpers/pki/openssl.js'
+import {makeTempDir} from '../helpers/temp.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'vtls-whoami-'))
-afterAll(() => rmSync(dir, {recursive: true, force: true}))
+const dir = makeTempDir('vtls-whoami')
 const openssl = (...args: string[]) => execFileSync('openssl', args, {encoding: 'utf8'}).trim()
 
 let ca: Ca
@@ -89,7 +88,7 @@ describe('valkey-tls whoami (offline)', () => {
   describe('bad input: one line, exit 3, no stack trace', () => {
     const cases: Array<[string, () => string, RegExp]> = [
       ['a missing file', () => join(dir, 'nope.pem'), /cannot read certificate .*nope\.pem: no such file or directory$/],
-      ['a directory', () => dir, /is a directory$/],
+      ['a directory', () => dir, /is a directory, not a regular file$/],
       ['an empty file', () => write('empty.pem', ''), /is empty$/],
       ['truncated PEM', () => write('trunc.pem', readFileSync(rich.cert, 'utf8').slice(0, 300)), /truncated PEM/],
       ['garbage inside a PEM block', () => write('garbage.pem', '-----BEGIN CERTIFICATE-----\nnot base64!!\n-----END CERTIFICATE-----\n'), /not valid base64/],

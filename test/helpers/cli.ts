@@ -3,10 +3,10 @@ import {fileURLToPath} from 'node:url'
 
 import {expect} from 'vitest'
 
-/** The portable node entry (`node bin/run.js ...`), also what the launcher falls back to. */
+/** The package's bin (`valkey-tls` once installed; npm links it, or makes a cmd shim running `node bin/run.js` on Windows). */
 export const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
-/** The package's bin: a sh launcher that starts from the startup snapshot when there is one. */
-export const LAUNCHER = fileURLToPath(new URL('../../bin/valkey-tls', import.meta.url))
+/** The same file: the package has one entry. Kept so that tests naming the launcher still read the same. */
+export const LAUNCHER = BIN
 
 export interface CliResult {
   code: number | null
@@ -15,12 +15,12 @@ export interface CliResult {
 }
 
 /**
- * Runs the built CLI (`npm test` builds first) as a user would: a real process, real exit code.
+ * Runs the built CLI (`npm test` builds first) as a user would: `node bin/run.js`, a real process, real exit code.
  * Never inherits a terminal, so the command must not prompt.
  */
 export function runCli(args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number} = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(LAUNCHER, args, {
+    const child = spawn(process.execPath, [BIN, ...args], {
       cwd: options.cwd,
       env: {...process.env, NO_COLOR: '1', ...options.env},
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,16 +7,18 @@
  * The same values are also exported as env vars (VALKEY_SERVER, VALKEY_CLI,
  * VALKEY_TLS_TEST_RUN_DIR); workers inherit them too (checked with forks and
  * threads), which is what processes spawned by tests (e.g. the CLI under
- * test) can use. Test code should go through test/helpers/valkey.ts.
+ * test) can use. Test code should go through test/helpers/valkey/binaries.ts
+ * (the commands) and test/helpers/temp.ts (the run folder).
  *
  * A failure to obtain Valkey does NOT fail the whole run (unit tests need no
  * server): it is provided as `valkeyError`, and startValkey() throws it.
  *
  * Leftover protection, in addition to the per-file afterAll / exit hooks in
- * valkey.ts: every server pid is recorded in <runDir>/pids. The teardown kills
- * whatever is still recorded, and a detached watchdog process does the same
- * (and removes the run folder) if this vitest process dies without running
- * its teardown (worker crash, SIGKILL, ...).
+ * test/helpers/valkey/server.ts and redis7.ts: every server pid is recorded
+ * in <runDir>/pids. The teardown kills whatever is still recorded (and
+ * removes the run folder, temp folders included), and a detached watchdog
+ * process does the same if this vitest process dies without running its
+ * teardown (worker crash, SIGKILL, ...).
  */
 import {execFile, spawn} from 'node:child_process'
 import {accessSync, constants, existsSync, readFileSync, readdirSync} from 'node:fs'

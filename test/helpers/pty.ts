@@ -21,7 +21,6 @@ export function onTerminal(args: string[], dialogue: [RegExp, string][], options
     }, 20_000)
     child.stdout.on('data', (data) => {
       screen += data
-      // eslint-disable-next-line no-control-regex
       const plain = screen.replace(/\u001B\[[0-9;?]*[A-Za-z]/g, '')
       if (step < dialogue.length && dialogue[step][0].test(plain.slice(seen))) {
         const answer = dialogue[step][1]

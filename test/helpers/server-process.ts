@@ -1,5 +1,5 @@
 /**
- * The process side of the servers that test/helpers/valkey.ts (Valkey) and
+ * The process side of the servers that test/helpers/valkey/server.ts (Valkey) and
  * test/helpers/redis7.ts (Redis 7) start: spawning, early stdout/stderr,
  * exit tracking, the readiness wait, stop (SIGTERM, then SIGKILL) and the
  * synchronous kill used by 'exit' handlers. Valkey and Redis behave the same
@@ -14,22 +14,12 @@
 import {spawn, type ChildProcess} from 'node:child_process'
 import {existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {inject} from 'vitest'
+
+import {runDir} from './temp.js'
 
 export interface ExitStatus {
   code: number | null
   signal: NodeJS.Signals | null
-}
-
-/** The per-run scratch folder (globalSetup value, else $VALKEY_TLS_TEST_RUN_DIR); '' when there is none. */
-export function runDir(): string {
-  let d = ''
-  try {
-    d = inject('valkeyRunDir') || ''
-  } catch {
-    // not running inside a vitest worker
-  }
-  return d || process.env.VALKEY_TLS_TEST_RUN_DIR || ''
 }
 
 function pidDir(): string | undefined {
@@ -58,11 +48,17 @@ function unrecordPid(pid: number): void {
   }
 }
 
+/** A spawned server process, not yet attached to a ServerProcess. */
+export interface Spawned {
+  child: ChildProcess
+  pid: number
+}
+
 /**
  * Spawn `command ...args` in `cwd` with stdout/stderr piped (read them through
- * a ServerProcess, constructed right away) and record its pid.
+ * a ServerProcess, constructed or attached right away) and record its pid.
  */
-export async function spawnServer(command: string, args: string[], cwd: string): Promise<{child: ChildProcess; pid: number}> {
+export async function spawnServer(command: string, args: string[], cwd: string): Promise<Spawned> {
   const child = spawn(command, args, {cwd, stdio: ['ignore', 'pipe', 'pipe']})
   const pid = await new Promise<number>((res, rej) => {
     child.once('spawn', () => res(child.pid!))
@@ -95,41 +91,71 @@ export interface ProbeConnection {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
+/** What a ServerProcess knows of the process it is attached to. */
+interface Attached extends Spawned {
+  exited: Promise<void>
+  status: ExitStatus | undefined
+  /** The tail (16,384 characters) of stdout and stderr. */
+  early: string
+  paused: boolean
+  stopping: Promise<void> | undefined
+}
+
 /**
  * A spawned server process. Subclasses add the port and how to connect;
  * `registry` is the owning module's set of live servers (stopAll / 'exit'
- * handler): the process is in it until it exits.
+ * handler): the process is in it until it exits. A subclass that starts the
+ * server again (a restart) attaches the new process with attach().
  */
 export abstract class ServerProcess {
   abstract readonly port: number
-  readonly exited: Promise<void>
-  private status: ExitStatus | undefined
-  private early = ''
-  private paused = false
-  private stopping: Promise<void> | undefined
+  private current!: Attached
 
   constructor(
-    readonly child: ChildProcess,
-    readonly pid: number,
+    spawned: Spawned,
     readonly logFile: string,
     /** Command name used in messages, e.g. 'valkey-server'. */
     private readonly serverName: string,
-    registry: Set<ServerProcess>,
+    private readonly registry: Set<ServerProcess>,
   ) {
+    this.attach(spawned)
+  }
+
+  get child(): ChildProcess {
+    return this.current.child
+  }
+
+  get pid(): number {
+    return this.current.pid
+  }
+
+  /** Resolves when the attached process has exited. */
+  get exited(): Promise<void> {
+    return this.current.exited
+  }
+
+  /**
+   * Track `spawned` from now on: output capture, registry, exit tracking (its pid record goes when it
+   * exits). The process attached before must be gone (stop() it first).
+   */
+  protected attach({child, pid}: Spawned): void {
+    if (this.current && !this.current.status) throw new Error(`${this.serverName} ${this.pid} is still running; stop it before attaching another process`)
+    const state: Attached = {child, pid, exited: Promise.resolve(), status: undefined, early: '', paused: false, stopping: undefined}
     const collect = (d: Buffer): void => {
-      this.early = (this.early + d.toString()).slice(-16_384)
+      state.early = (state.early + d.toString()).slice(-16_384)
     }
     child.stdout?.on('data', collect)
     child.stderr?.on('data', collect)
-    registry.add(this)
-    this.exited = new Promise((res) => {
+    this.registry.add(this)
+    state.exited = new Promise((res) => {
       child.once('exit', (code, signal) => {
-        this.status = {code, signal}
-        registry.delete(this)
+        state.status = {code, signal}
+        this.registry.delete(this)
         unrecordPid(pid)
         res()
       })
     })
+    this.current = state
     // Do not let a forgotten server keep the worker alive; exit handlers still kill it.
     child.unref()
     ;(child.stdout as unknown as {unref?: () => void})?.unref?.()
@@ -141,15 +167,16 @@ export abstract class ServerProcess {
 
   /** Exit status once the process is gone, else undefined. */
   exitStatus(): ExitStatus | undefined {
-    return this.status
+    return this.current.status
   }
 
   /** Send a signal; SIGSTOP / SIGTSTP / SIGCONT are tracked so stop() still works. */
   signal(sig: NodeJS.Signals): void {
-    if (this.status) throw new Error(`${this.serverName} ${this.pid} has already exited`)
-    process.kill(this.pid, sig)
-    if (sig === 'SIGSTOP' || sig === 'SIGTSTP') this.paused = true
-    if (sig === 'SIGCONT') this.paused = false
+    const p = this.current
+    if (p.status) throw new Error(`${this.serverName} ${p.pid} has already exited`)
+    process.kill(p.pid, sig)
+    if (sig === 'SIGSTOP' || sig === 'SIGTSTP') p.paused = true
+    if (sig === 'SIGCONT') p.paused = false
   }
 
   /**
@@ -158,28 +185,29 @@ export abstract class ServerProcess {
    * Idempotent; resolves once the process is gone.
    */
   stop(graceMs = 3000): Promise<void> {
-    this.stopping ??= (async () => {
-      if (this.status) return
-      if (!this.paused) {
+    const p = this.current
+    p.stopping ??= (async () => {
+      if (p.status) return
+      if (!p.paused) {
         // Valkey / Redis reap finished fork children (e.g. the RDB-to-replicas
         // child) from serverCron; killing the server first leaves them as
         // zombies adopted by init. Give it a moment to reap.
         const until = Date.now() + 1000
-        while (Date.now() < until && childProcesses(this.pid).some((c) => c.state === 'Z')) await sleep(50)
+        while (Date.now() < until && childProcesses(p.pid).some((c) => c.state === 'Z')) await sleep(50)
       }
-      const kids = childProcesses(this.pid).map((c) => c.pid)
+      const kids = childProcesses(p.pid).map((c) => c.pid)
       try {
         // A stopped process only acts on SIGTERM once continued.
-        if (this.paused) process.kill(this.pid, 'SIGCONT')
-        process.kill(this.pid, 'SIGTERM')
+        if (p.paused) process.kill(p.pid, 'SIGCONT')
+        process.kill(p.pid, 'SIGTERM')
       } catch {
         // already gone
       }
       const timer = setTimeout(() => {
-        killQuietly(this.pid, 'SIGCONT')
-        killQuietly(this.pid, 'SIGKILL')
+        killQuietly(p.pid, 'SIGCONT')
+        killQuietly(p.pid, 'SIGKILL')
       }, graceMs)
-      await this.exited
+      await p.exited
       clearTimeout(timer)
       // Fork children must not outlive the server: kill survivors, then wait
       // (bounded) until init has reaped them.
@@ -191,16 +219,17 @@ export abstract class ServerProcess {
         await sleep(50)
       }
     })()
-    return this.stopping
+    return p.stopping
   }
 
   /** SIGKILL the server and its fork children now (for process 'exit' handlers). */
   forceKillSync(): void {
-    if (this.status) return
-    for (const c of childProcesses(this.pid)) killQuietly(c.pid, 'SIGKILL')
-    killQuietly(this.pid, 'SIGCONT')
-    killQuietly(this.pid, 'SIGKILL')
-    unrecordPid(this.pid)
+    const p = this.current
+    if (p.status) return
+    for (const c of childProcesses(p.pid)) killQuietly(c.pid, 'SIGKILL')
+    killQuietly(p.pid, 'SIGCONT')
+    killQuietly(p.pid, 'SIGKILL')
+    unrecordPid(p.pid)
   }
 
   /** Last `lines` lines of the server log, plus early stdout/stderr. */
@@ -212,7 +241,7 @@ export abstract class ServerProcess {
       // not created yet
     }
     const tail = log.split('\n').slice(-lines - 1).join('\n').trimEnd()
-    const early = this.early.trim()
+    const early = this.current.early.trim()
     return [tail && `--- ${this.logFile} (tail) ---\n${tail}`, early && `--- stdout/stderr ---\n${early}`]
       .filter(Boolean)
       .join('\n')
@@ -245,7 +274,7 @@ export abstract class ServerProcess {
       await sleep(50)
     }
     await sleep(20) // let 'exit' land if it is about to
-    const st = this.status
+    const st = this.current.status
     const why = st
       ? `exited early (code ${st.code}, signal ${st.signal})`
       : `not ready in time (last error: ${(lastError as Error | undefined)?.message ?? 'none'})`

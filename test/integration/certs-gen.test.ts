@@ -1,18 +1,18 @@
 import {X509Certificate} from 'node:crypto'
 import {execFileSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {connect} from 'node:tls'
 
-import {afterAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
-import {startValkey, tlsCommand, useValkeyCleanup} from '../helpers/valkey.js'
+import {tlsCommand} from '../helpers/resp.js'
+import {makeTempDir} from '../helpers/temp.js'
+import {startValkey, useValkeyCleanup} from '../helpers/valkey/server.js'
 
 useValkeyCleanup('all')
-const root = mkdtempSync(join(tmpdir(), 'vtls-gen-it-'))
-afterAll(() => rmSync(root, {recursive: true, force: true}))
+const root = makeTempDir('vtls-gen-it')
 
 interface GenJson {
   acl: string[]

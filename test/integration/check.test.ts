@@ -2,20 +2,21 @@
  * `check` against a real Valkey 9.1 tls-cluster cluster with replicas: everything found and healthy,
  * then one fault at a time on one node, reported precisely while the other nodes stay ok.
  */
-import {mkdtempSync, rmSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {beforeAll, describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
-import {issueCert, makeCa, makePki, type KeyPair, type Pki} from '../helpers/openssl-pki.js'
-import {freePort, startCluster, startValkey, TlsRespClient, useValkeyCleanup, type ValkeyCluster, type ValkeyHandle} from '../helpers/valkey.js'
+import {issueCert, type KeyPair, makeCa, makePki, type Pki} from '../helpers/pki/openssl.js'
+import {freePort} from '../helpers/ports.js'
+import {TlsRespClient} from '../helpers/resp.js'
+import {makeTempDir} from '../helpers/temp.js'
+import {startCluster, type ValkeyCluster} from '../helpers/valkey/cluster.js'
+import {startValkey, useValkeyCleanup, type ValkeyHandle} from '../helpers/valkey/server.js'
 
 useValkeyCleanup('all')
-const root = mkdtempSync(join(tmpdir(), 'vtls-check-it-'))
-afterAll(() => rmSync(root, {recursive: true, force: true}))
+const root = makeTempDir('vtls-check-it')
 
 interface NodeJson {
   address: string

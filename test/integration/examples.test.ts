@@ -4,7 +4,8 @@ import {promisify} from 'node:util'
 
 import {describe, expect, it} from 'vitest'
 
-import {freePort, valkeyCliPath, valkeyServerPath} from '../helpers/valkey.js'
+import {freePort} from '../helpers/ports.js'
+import {valkeyCliPath, valkeyServerPath} from '../helpers/valkey/binaries.js'
 
 const run = promisify(execFile)
 

@@ -1,25 +1,17 @@
 import {join} from 'node:path'
 import {beforeAll, describe, expect, it} from 'vitest'
-import {makeCa, makeExpiredCert, issueCert, makePki, type Pki} from '../helpers/openssl-pki.js'
-import {
-  parseClusterNodes,
-  parseInfo,
-  portIsClosed,
-  RespError,
-  startCluster,
-  startValkey,
-  hasIpv6Loopback,
-  makeTempDir,
-  tlsCommand,
-  TlsRespClient,
-  type ValkeyHandle,
-} from '../helpers/valkey.js'
+import {issueCert, makeCa, makeExpiredCert, makePki, type Pki} from '../helpers/pki/openssl.js'
+import {hasIpv6Loopback, portIsClosed} from '../helpers/ports.js'
+import {parseInfo, RespError, tlsCommand, TlsRespClient} from '../helpers/resp.js'
+import {makeTempDir} from '../helpers/temp.js'
+import {parseClusterNodes, startCluster} from '../helpers/valkey/cluster.js'
+import {startValkey, type ValkeyHandle} from '../helpers/valkey/server.js'
 
 let pkiDir: string
 let pki: Pki
 
 beforeAll(async () => {
-  pkiDir = await makeTempDir('harness-pki')
+  pkiDir = makeTempDir('harness-pki')
   pki = await makePki(pkiDir, {clients: ['alice']})
 })
 

@@ -3,9 +3,11 @@ import {copyFile, readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {connect as tlsConnect} from 'node:tls'
 import {beforeAll, describe, expect, it} from 'vitest'
-import {DEFAULT_SERVER_SANS, makeExpiredCert, makePki, type Pki} from '../helpers/openssl-pki.js'
+import {DEFAULT_SERVER_SANS, makeExpiredCert, makePki, type Pki} from '../helpers/pki/openssl.js'
+import {portIsClosed} from '../helpers/ports.js'
 import {ensureRedis7, startRedis7, type Redis7Handle} from '../helpers/redis7.js'
-import {makeTempDir, parseInfo, portIsClosed, TlsRespClient} from '../helpers/valkey.js'
+import {parseInfo, TlsRespClient} from '../helpers/resp.js'
+import {makeTempDir} from '../helpers/temp.js'
 
 /** Fingerprint of the certificate the server presents on a new handshake (not verified). */
 function servedFingerprint(port: number): Promise<string> {
@@ -32,7 +34,7 @@ describe('Redis 7 harness (Debian bookworm redis-server)', () => {
 
   beforeAll(async () => {
     await ensureRedis7()
-    dir = await makeTempDir('redis7-pki')
+    dir = makeTempDir('redis7-pki')
     pki = await makePki(dir)
     live = {cert: join(dir, 'live.crt'), key: join(dir, 'live.key')}
     await copyFile(pki.serverCert, live.cert)

@@ -5,23 +5,23 @@
  * - what was validated is what stays loaded, while a flipper swaps server.crt between a good certificate
  *   and one Valkey loads but clients refuse (EKU clientAuth only), every few milliseconds.
  */
-import {spawn, type ChildProcess, execFileSync} from 'node:child_process'
-import {randomBytes, X509Certificate} from 'node:crypto'
-import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {spawn, type ChildProcess} from 'node:child_process'
+import {X509Certificate} from 'node:crypto'
+import {copyFileSync, mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {connect} from 'node:tls'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
-import {type Ca, DEFAULT_SERVER_SANS, issueCert, type KeyPair, makeExpiredCert, makePki, type Pki} from '../helpers/openssl-pki.js'
-import {leafExtensions} from '../helpers/shapes.js'
-import {hasIpv6Loopback, parseInfo, startValkey, TlsRespClient, useValkeyCleanup, type ValkeyHandle} from '../helpers/valkey.js'
+import {type Ca, DEFAULT_SERVER_SANS, issueCert, issueShape, type KeyPair, leafExtensions, makeExpiredCert, makePki, type Pki} from '../helpers/pki/openssl.js'
+import {hasIpv6Loopback} from '../helpers/ports.js'
+import {parseInfo, TlsRespClient} from '../helpers/resp.js'
+import {makeTempDir} from '../helpers/temp.js'
+import {startValkey, useValkeyCleanup, type ValkeyHandle} from '../helpers/valkey/server.js'
 
 useValkeyCleanup('all')
-const root = mkdtempSync(join(tmpdir(), 'vtls-reload-edges-it-'))
-afterAll(() => rmSync(root, {recursive: true, force: true}))
+const root = makeTempDir('vtls-reload-edges-it')
 
 const SERVER = {cn: 'localhost', sans: DEFAULT_SERVER_SANS, usage: 'both' as const}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -93,17 +93,9 @@ function installInNodeDir(pair: KeyPair): void {
 }
 
 /** A leaf for `key` (an existing key file) from `ca`, with the given extended key usage. */
-function issueForKey(ca: Ca, key: string, name: string, eku: string): string {
-  const dir = join(root, 'same-key')
-  mkdirSync(dir, {recursive: true})
-  const cnf = join(dir, `${name}.cnf`)
-  const csr = join(dir, `${name}.csr`)
-  const cert = join(dir, `${name}.crt`)
-  writeFileSync(cnf, `[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = localhost\n[ext]\n${leafExtensions({extendedKeyUsage: eku}, DEFAULT_SERVER_SANS).join('\n')}\n`)
-  execFileSync('openssl', ['req', '-new', '-config', cnf, '-key', key, '-subj', '/CN=localhost', '-out', csr], {stdio: 'pipe'})
-  const serial = `0x${randomBytes(16).toString('hex').replace(/^./, '1')}`
-  execFileSync('openssl', ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', serial, '-sha256', '-days', '90', '-extfile', cnf, '-extensions', 'ext', '-out', cert], {stdio: 'pipe'})
-  return cert
+async function issueForKey(ca: Ca, key: string, name: string, eku: string): Promise<string> {
+  const extensions = leafExtensions({extendedKeyUsage: eku}, DEFAULT_SERVER_SANS)
+  return (await issueShape(ca, join(root, 'same-key'), name, {cn: 'localhost', extensions, key, days: 90})).cert
 }
 
 beforeAll(async () => {
@@ -242,9 +234,9 @@ describe('reload: what was validated is what stays loaded, while the certificate
     const key = join(root, 'same-key', 'server.key')
     mkdirSync(join(root, 'same-key'), {recursive: true})
     copyFileSync(pki.serverKey, key)
-    const orig = issueForKey(pki.ca, key, 'orig', 'serverAuth, clientAuth')
-    const good = issueForKey(pki.ca, key, 'good', 'serverAuth, clientAuth')
-    const bad = issueForKey(pki.ca, key, 'bad', 'clientAuth') // Valkey loads it; clients refuse it ("unsupported certificate purpose")
+    const orig = await issueForKey(pki.ca, key, 'orig', 'serverAuth, clientAuth')
+    const good = await issueForKey(pki.ca, key, 'good', 'serverAuth, clientAuth')
+    const bad = await issueForKey(pki.ca, key, 'bad', 'clientAuth') // Valkey loads it; clients refuse it ("unsupported certificate purpose")
     const fp = {orig: fingerprintOf(orig), good: fingerprintOf(good), bad: fingerprintOf(bad)}
     const nameOf = (f: string) => (f === fp.good ? 'GOOD' : f === fp.bad ? 'BAD' : f === fp.orig ? 'ORIG' : `other ${short(f)}`)
     control = await TlsRespClient.connect(node.clientOptions())

@@ -4,22 +4,22 @@
  * --read-files never / --nodes; and Redis 7, which loads an expired certificate when told to.
  */
 import {X509Certificate} from 'node:crypto'
-import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {copyFileSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {execFileSync} from 'node:child_process'
 import {connect} from 'node:tls'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
-import {DEFAULT_SERVER_SANS, issueCert, type KeyPair, makeCa, makeExpiredCert, makePki, type Pki} from '../helpers/openssl-pki.js'
+import {DEFAULT_SERVER_SANS, encryptKey, issueCert, type KeyPair, makeCa, makeExpiredCert, makePki, type Pki} from '../helpers/pki/openssl.js'
+import {freePort} from '../helpers/ports.js'
 import {ensureRedis7, type Redis7Handle, startRedis7} from '../helpers/redis7.js'
-import {freePort, parseInfo, startValkey, TlsRespClient, useValkeyCleanup, type ValkeyHandle} from '../helpers/valkey.js'
+import {parseInfo, TlsRespClient} from '../helpers/resp.js'
+import {makeTempDir} from '../helpers/temp.js'
+import {startValkey, useValkeyCleanup, type ValkeyHandle} from '../helpers/valkey/server.js'
 
 useValkeyCleanup('all')
-const root = mkdtempSync(join(tmpdir(), 'vtls-reload-node-it-'))
-afterAll(() => rmSync(root, {recursive: true, force: true}))
+const root = makeTempDir('vtls-reload-node-it')
 
 const PASS = 'pass-Phr4se-never-printed'
 const SERVER = {cn: 'localhost', sans: DEFAULT_SERVER_SANS, usage: 'both' as const}
@@ -46,13 +46,9 @@ const serialOf = (path: string) => new X509Certificate(readFileSync(path)).seria
 /** INFO tls pads serials with leading zeros; Node does not always. */
 const infoSerial = async (node: ValkeyHandle, field: string) => parseInfo(String(await node.command('INFO', 'tls')))[field]!.replace(/^0+/, '')
 
-function encryptKey(key: string, out: string, pass: string) {
-  execFileSync('openssl', ['pkey', '-in', key, '-aes256', '-passout', `pass:${pass}`, '-out', out])
-}
-
-function installServer(pair: KeyPair, pass = PASS) {
+async function installServer(pair: KeyPair, pass = PASS) {
   copyFileSync(pair.cert, files.cert)
-  encryptKey(pair.key, files.key, pass)
+  await encryptKey(pair.key, files.key, pass)
 }
 
 function servedFingerprint(port: number): Promise<string> {
@@ -86,7 +82,7 @@ describe('valkey-tls reload, one Valkey 9.1 node (encrypted key, client certific
     pki = await makePki(join(root, 'pki'), {clients: ['admin']})
     admin = pki.clients.admin!
     mkdirSync(join(root, 'live'))
-    installServer({cert: pki.serverCert, key: pki.serverKey})
+    await installServer({cert: pki.serverCert, key: pki.serverKey})
     copyFileSync(pki.caCert, files.ca)
     copyFileSync(admin.cert, files.clientCert)
     copyFileSync(admin.key, files.clientKey)
@@ -109,7 +105,7 @@ describe('valkey-tls reload, one Valkey 9.1 node (encrypted key, client certific
 
   it('--dry-run reports would-reload and changes nothing; the real run reloads a new encrypted key with the same passphrase', async () => {
     const renewed = await issueCert(pki.ca, join(root, 'pki'), 'renewed-1', SERVER)
-    installServer(renewed)
+    await installServer(renewed)
     const before = await sets()
     const served = await servedFingerprint(node.port)
     const dry = await reload([...args(), '--dry-run'])
@@ -126,7 +122,7 @@ describe('valkey-tls reload, one Valkey 9.1 node (encrypted key, client certific
   it('a key encrypted with another passphrase: refused ("wrong passphrase"), nothing sent', async () => {
     const renewed = await issueCert(pki.ca, join(root, 'pki'), 'renewed-2', SERVER)
     const keep = {cert: readFileSync(files.cert), key: readFileSync(files.key)}
-    installServer(renewed, 'another-passphrase-xyz')
+    await installServer(renewed, 'another-passphrase-xyz')
     try {
       const before = await sets()
       const {code, node: n} = await reload(args())

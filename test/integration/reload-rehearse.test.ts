@@ -9,22 +9,23 @@
  * shapes, loaded anyway (--read-files never --force), really takes a replication link down.
  */
 import {X509Certificate} from 'node:crypto'
-import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {copyFileSync, mkdirSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {connect} from 'node:tls'
 
-import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import {afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
-import {type KeyPair, makePki, type Pki} from '../helpers/openssl-pki.js'
-import {makeReloadShapes, type ReloadShapes} from '../helpers/shapes-reload.js'
-import {parseInfo, startCluster, useValkeyCleanup, type ValkeyCluster, type ValkeyHandle} from '../helpers/valkey.js'
+import {type KeyPair, makePki, type Pki} from '../helpers/pki/openssl.js'
+import {makeReloadShapes, type ReloadShapes} from '../helpers/pki/reload-shapes.js'
+import {parseInfo} from '../helpers/resp.js'
+import {makeTempDir} from '../helpers/temp.js'
+import {startCluster, type ValkeyCluster} from '../helpers/valkey/cluster.js'
+import {useValkeyCleanup, type ValkeyHandle} from '../helpers/valkey/server.js'
 
 useValkeyCleanup('all')
-const root = mkdtempSync(join(tmpdir(), 'vtls-rehearse-it-'))
+const root = makeTempDir('vtls-rehearse-it')
 const lockFile = join(root, 'reload.lock')
-afterAll(() => rmSync(root, {recursive: true, force: true}))
 
 interface NodeJson {
   address: string

@@ -4,21 +4,22 @@
  * stop a rolling run at the first failure, never hang on a stopped node, never interleave two runs.
  */
 import {X509Certificate} from 'node:crypto'
-import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {copyFileSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {connect} from 'node:tls'
 
-import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
+import {afterEach, beforeAll, describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
-import {DEFAULT_SERVER_SANS, issueCert, type KeyPair, makeExpiredCert, makeNotYetValidCert, makePki, type Pki} from '../helpers/openssl-pki.js'
-import {parseInfo, startCluster, useValkeyCleanup, type ValkeyCluster, type ValkeyHandle} from '../helpers/valkey.js'
+import {DEFAULT_SERVER_SANS, issueCert, type KeyPair, makeExpiredCert, makeNotYetValidCert, makePki, type Pki} from '../helpers/pki/openssl.js'
+import {parseInfo} from '../helpers/resp.js'
+import {makeTempDir} from '../helpers/temp.js'
+import {startCluster, type ValkeyCluster} from '../helpers/valkey/cluster.js'
+import {useValkeyCleanup, type ValkeyHandle} from '../helpers/valkey/server.js'
 
 useValkeyCleanup('all')
-const root = mkdtempSync(join(tmpdir(), 'vtls-reload-it-'))
+const root = makeTempDir('vtls-reload-it')
 const lockFile = join(root, 'reload.lock')
-afterAll(() => rmSync(root, {recursive: true, force: true}))
 
 interface CertJson {fingerprint256: string; notAfter: string; subject: string}
 interface NodeJson {

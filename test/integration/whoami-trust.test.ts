@@ -4,19 +4,17 @@
  * CA files, so a certificate the server refuses is predicted as refused (user null), not as the user its
  * CN names. The prediction is then checked by really connecting with the certificate.
  */
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {beforeAll, describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
-import {issueCert, type KeyPair, makeCa, makePki, type Pki} from '../helpers/openssl-pki.js'
-import {startValkey, useValkeyCleanup, type ValkeyHandle} from '../helpers/valkey.js'
+import {issueCert, type KeyPair, makeCa, makePki, type Pki} from '../helpers/pki/openssl.js'
+import {makeTempDir} from '../helpers/temp.js'
+import {startValkey, useValkeyCleanup, type ValkeyHandle} from '../helpers/valkey/server.js'
 
 useValkeyCleanup('all')
-const root = mkdtempSync(join(tmpdir(), 'vtls-whoami-trust-it-'))
-afterAll(() => rmSync(root, {recursive: true, force: true}))
+const root = makeTempDir('vtls-whoami-trust-it')
 
 interface WhoamiJson {
   user: string | null

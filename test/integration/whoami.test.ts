@@ -3,21 +3,21 @@
  * prediction must equal the user the server really logs the certificate in as. The ground truth is
  * read twice: by the tool's own --verify-key, and independently by the test harness's RESP client.
  */
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {expectOneLineError, runCli} from '../helpers/cli.js'
+import {type Ca, type KeyPair, makeCa, makePki, type Pki} from '../helpers/pki/openssl.js'
+import {bmp, CN, issueRawCert, O, type RawCertOptions, StringTag} from '../helpers/pki/raw.js'
+import {freePort} from '../helpers/ports.js'
 import {onTerminal} from '../helpers/pty.js'
-import {makeCa, makePki, type Ca, type KeyPair, type Pki} from '../helpers/openssl-pki.js'
-import {bmp, CN, issueRawCert, O, type RawCertOptions, StringTag} from '../helpers/raw-certs.js'
-import {freePort, RespError, startValkey, TlsRespClient, useValkeyCleanup, type ValkeyHandle} from '../helpers/valkey.js'
+import {RespError, TlsRespClient} from '../helpers/resp.js'
+import {makeTempDir} from '../helpers/temp.js'
+import {startValkey, useValkeyCleanup, type ValkeyHandle} from '../helpers/valkey/server.js'
 
 useValkeyCleanup('all')
-const root = mkdtempSync(join(tmpdir(), 'vtls-whoami-it-'))
-afterAll(() => rmSync(root, {recursive: true, force: true}))
+const root = makeTempDir('vtls-whoami-it')
 
 const latin1 = (s: string) => Buffer.from(s, 'latin1')
 const LONG = 'u'.repeat(300)
@@ -238,7 +238,7 @@ describe('whoami against a server with passwords and restricted users', () => {
   it('the wrong CA for the server is exit 6 naming --cacert', async () => {
     const result = await runCli(['whoami', certs.get('existing user')!.cert, '--port', String(locked.port), '--cacert', otherCa.cert, '--cert', pki.serverCert, '--key', pki.serverKey])
     expect(result.code).toBe(6)
-    expect(result.stderr.trim()).toMatch(/server certificate is not trusted .*--cacert$/)
+    expect(result.stderr.trim()).toMatch(/certificate not trusted by --cacert \(SELF_SIGNED_CERT_IN_CHAIN\): issued by CN=.*; pass its CA with --cacert$/)
   })
 
   it('a verify key that does not belong to the certificate is exit 3, before connecting', async () => {

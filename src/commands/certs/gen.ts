@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
 import {ValkeyTlsError} from '../../errors.js'
-import {DEFAULT_CLIENT, existingGenTargets, generateCertificateSet, type GenerateResult} from '../../pki/generate-set.js'
+import {DEFAULT_CLIENT, type GenerateResult} from '../../pki/generate-set.js'
 import {DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType} from '../../pki/key-types.js'
 import {parseClientUri, parseSan} from '../../pki/names.js'
 import {renderGenResult} from '../../report/gen.js'
@@ -41,6 +41,7 @@ Run on a terminal with no flags, it asks its questions; it never asks with --yes
 
   async run(): Promise<GenerateResult> {
     const {flags} = await this.parse(CertsGen)
+    const {existingGenTargets, generateCertificateSet} = await import('../../pki/generate-set.js')
     let overwrite = flags.force
     let options = {out: flags.out, keyType: flags['key-type'] as KeyType, days: flags.days, sans: flags.san ?? [], clients: flags.client ?? []}
 

@@ -62,10 +62,10 @@ const REHEARSAL_NAMES = {serve: 'served to a client verifying with the CA', pres
 
 function render(r: VerifyResult): string {
   const mark = (value: boolean | null, what: string) => (value === null ? chalk.dim(`  - ${what}: not checked`) : value ? chalk.green(`  ok ${what}`) : chalk.red(`  FAILED ${what}`))
-  const unchecked = [r.keyMatches === null && 'no --key', r.chainVerified === null && (r.keyMatches === null ? 'no handshake without the key' : 'no --cacert')].filter(Boolean)
+  const unchecked = [r.keyMatches === null && 'key not checked: no --key', r.chainVerified === null && `handshakes not rehearsed: they need ${r.keyMatches === null ? '--key and ' : ''}--cacert`].filter(Boolean)
   const headline = !r.ok
     ? chalk.red.bold(`REFUSED: ${r.problems.length} problem${r.problems.length > 1 ? 's' : ''}`)
-    : unchecked.length > 0 ? chalk.yellow.bold(`OK as far as checked (${unchecked.join(', ')})`) : chalk.green.bold('OK: safe to load')
+    : unchecked.length > 0 ? chalk.yellow.bold(`OK as far as checked (${unchecked.join('; ')})`) : chalk.green.bold('OK: safe to load')
   const lines = [
     headline,
     `  ${r.subject}, issued by ${r.issuer}`,

@@ -4,7 +4,7 @@ import {beforeAll, describe, expect, it} from 'vitest'
 
 import {ValkeyTlsError} from '../../../src/errors.js'
 import {type CertificateIdentity, DAY, describeCertificate, validityProblem} from '../../../src/identity/describe.js'
-import {CN, EKU, O, StringTag, cn, dns, email, ip, makeCert, NOW, patchBytes, uri, x509} from './certs.js'
+import {CN, cn, dns, EKU, email, ip, makeCert, NOW, O, patchBytes, StringTag, uri, x509} from '../../helpers/pki/raw.js'
 
 const hexOf = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString('hex'))
 const {digitalSignature, keyAgreement, keyEncipherment, keyCertSign} = x509.KeyUsageFlags

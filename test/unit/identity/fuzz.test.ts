@@ -12,7 +12,8 @@ import {ValkeyTlsError} from '../../../src/errors.js'
 import {describeCertificate} from '../../../src/identity/describe.js'
 import {parseCertificates} from '../../../src/pki/parse.js'
 import {toPem} from '../../../src/pki/pem.js'
-import {CN, EKU, O, StringTag, bmp, cn, der, dns, email, ip, makeCert, seededRandom, uri, x509} from './certs.js'
+import {bmp, CN, cn, der, dns, EKU, email, ip, makeCert, O, StringTag, uri, x509} from '../../helpers/pki/raw.js'
+import {seededRandom} from '../../helpers/random.js'
 
 /** Override with FUZZ_SEED / FUZZ_COUNT to explore further; the defaults are what CI runs. */
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed2026)

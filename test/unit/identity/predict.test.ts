@@ -4,7 +4,7 @@ import {type CertificateIdentity, DAY, describeCertificate} from '../../../src/i
 import {
   type AclUserState, type MappingMode, type ServerFacts, candidates, certificateProblems, nameKey, predictOffline, predictOnline, unusableNameReason,
 } from '../../../src/identity/predict.js'
-import {type CertSpec, EKU, O, StringTag, cn, dns, email, makeCert, NOW, uri, x509} from './certs.js'
+import {type CertSpec, cn, dns, EKU, email, makeCert, NOW, O, StringTag, uri, x509} from '../../helpers/pki/raw.js'
 
 const enc = (s: string) => new Uint8Array(Buffer.from(s, 'latin1'))
 const str = (b: Uint8Array | null | undefined) => (b ? Buffer.from(b).toString('latin1') : b)

@@ -1,15 +1,15 @@
 import {generateKeyPairSync} from 'node:crypto'
-import {mkdtempSync, mkdirSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {beforeAll, describe, expect, it} from 'vitest'
 
 import {loadCa} from '../../../src/pki/ca.js'
 import {createCa, issueLeaf} from '../../../src/pki/issue.js'
 import {privateKeyToPem} from '../../../src/pki/keys.js'
+import {makeTempDir} from '../../helpers/temp.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'vtls-ca-'))
+const dir = makeTempDir('vtls-ca')
 const file = (name: string, data: string | Buffer) => {
   const path = join(dir, name)
   writeFileSync(path, data)
@@ -33,7 +33,6 @@ beforeAll(async () => {
   file('encrypted.key', rsa.privateKey.export({type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'secret'}) as string)
   mkdirSync(join(dir, 'folder'))
 })
-afterAll(() => rmSync(dir, {recursive: true, force: true}))
 
 describe('loadCa', () => {
   it('loads a matching CA certificate and key', async () => {

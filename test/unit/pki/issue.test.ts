@@ -1,18 +1,17 @@
 import {X509Certificate} from 'node:crypto'
 import {execFileSync} from 'node:child_process'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {afterAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
 import {createCa, issueLeaf, randomSerial} from '../../../src/pki/issue.js'
 import {KEY_TYPES} from '../../../src/pki/key-types.js'
 import {privateKeyToPem} from '../../../src/pki/keys.js'
 import {mergeSans, parseSan} from '../../../src/pki/names.js'
+import {makeTempDir} from '../../helpers/temp.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'vtls-issue-'))
-afterAll(() => rmSync(dir, {recursive: true, force: true}))
+const dir = makeTempDir('vtls-issue')
 
 /** The extension text as OpenSSL prints it: an independent reading of what we encoded. */
 function opensslText(pem: string): string {

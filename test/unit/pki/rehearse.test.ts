@@ -5,17 +5,17 @@
  * name, a lookalike with the root's name and key identifier, a stranger), now judged by OpenSSL.
  */
 import type {X509Certificate} from 'node:crypto'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {checkName, outOfDate, rehearseHandshake, rehearsePresenting, rehearseServing, type TlsIdentity} from '../../../src/pki/rehearse.js'
 import {
-  bundle, type Ca, certOf, daysFromNow, encryptKey, issueCert, type KeyPair, makeCa, makeExpiredCert, makeIntermediate, makeLookalikeCa,
-  makeNotYetValidCert, tlsIdentity,
-} from '../reload/certs.js'
+  bundle, type Ca, daysFromNow, encryptKey, issueCert, issueIntermediate, type KeyPair, makeCa, makeExpiredCert, makeLookalikeCa, makeNotYetValidCert,
+} from '../../helpers/pki/openssl.js'
+import {certOf, tlsIdentity} from '../../helpers/pki/read.js'
+import {makeTempDir} from '../../helpers/temp.js'
 
 let dir: string
 let root: Ca
@@ -31,15 +31,15 @@ const chain = {} as Record<'leafInt1' | 'deepInt2' | 'deepBoth' | 'deepBothRever
 let encryptedKey: string
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'vtls-rehearse-pki-'))
+  dir = makeTempDir('vtls-rehearse-pki')
   root = await makeCa(dir, {name: 'root', cn: 'rehearse test root'})
   ;[int1, impostor, lookalike, stale] = await Promise.all([
-    makeIntermediate(root, dir, 'int1'),
+    issueIntermediate(root, dir, 'int1'),
     makeCa(dir, {name: 'impostor', cn: 'rehearse test root'}),
     makeLookalikeCa(root, dir, 'lookalike'),
-    makeIntermediate(root, dir, 'stale', 'rehearse test stale intermediate', {notBefore: daysFromNow(-30), notAfter: daysFromNow(-1)}),
+    issueIntermediate(root, dir, 'stale', {cn: 'rehearse test stale intermediate', notBefore: daysFromNow(-30), notAfter: daysFromNow(-1)}),
   ])
-  int2 = await makeIntermediate(int1, dir, 'int2')
+  int2 = await issueIntermediate(int1, dir, 'int2')
   await Promise.all([
     issueCert(int1, dir, 'leaf', {cn: 'localhost', sans: ['DNS:localhost', 'IP:127.0.0.1', 'IP:::1']}).then((kp) => { k.leaf = kp }),
     issueCert(int2, dir, 'deep', {cn: 'localhost'}).then((kp) => { k.deep = kp }),
@@ -61,7 +61,6 @@ beforeAll(async () => {
     bundle(join(dir, 'of-stale+stale.crt'), k.ofStale.cert, stale.cert),
   ])
   encryptedKey = await encryptKey(k.leaf.key, join(dir, 'leaf.enc.key'), 'secret')
-  return () => rmSync(dir, {recursive: true, force: true})
 })
 
 /** A certificate file (path) with the key of `kp`. */

@@ -1,5 +1,4 @@
-import {mkdirSync, mkdtempSync, rmSync, copyFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdirSync, copyFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {beforeAll, describe, expect, it} from 'vitest'
@@ -8,9 +7,10 @@ import {type AssessInput, assessNode, dueForRenewal} from '../../../src/reload/a
 import {type NodeTlsConfig, normalizeSerial, parseTlsConfig} from '../../../src/reload/config.js'
 import {type LocalMaterial, readLocalMaterial} from '../../../src/reload/material.js'
 import {
-  bundle, type Ca, certOf, daysFromNow, encryptKey, issueCert, type KeyPair, makeCa, makeExpiredCert, makeIntermediate, makeNotYetValidCert,
-  makeWindowedCa, servedOf, toDer,
-} from './certs.js'
+  bundle, type Ca, daysFromNow, encryptKey, issueCert, issueIntermediate, type KeyPair, makeCa, makeExpiredCert, makeNotYetValidCert, toDer,
+} from '../../helpers/pki/openssl.js'
+import {certOf, servedOf} from '../../helpers/pki/read.js'
+import {makeTempDir} from '../../helpers/temp.js'
 
 /**
  * One PKI for the whole file: CA "A" (the node's), CA "B" (someone else's), and certificates of both.
@@ -37,7 +37,7 @@ let chainOfStale: string
 let chainOfLate: string
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'vtls-assess-'))
+  dir = makeTempDir('vtls-assess')
   ;[caA, caB, caLong, caShort] = await Promise.all([
     makeCa(dir, {name: 'caA'}), makeCa(dir, {name: 'caB'}), makeCa(dir, {name: 'caLong', days: 3650}), makeCa(dir, {name: 'caShort', days: 100}),
   ])
@@ -54,11 +54,11 @@ beforeAll(async () => {
     issueCert(caA, dir, 'client2', {usage: 'client'}).then((k) => { c.client2 = k }),
   ])
   const [int, stale, late, caExpired, caNotYet] = await Promise.all([
-    makeIntermediate(caA, dir, 'int'),
-    makeIntermediate(caA, dir, 'stale', 'assess test stale intermediate', {notBefore: daysFromNow(-30), notAfter: daysFromNow(-1)}),
-    makeIntermediate(caA, dir, 'late', 'assess test late intermediate', {notBefore: daysFromNow(1), notAfter: daysFromNow(366)}),
-    makeWindowedCa(dir, 'caExpired', {notBefore: daysFromNow(-30), notAfter: daysFromNow(-1)}),
-    makeWindowedCa(dir, 'caNotYet', {notBefore: daysFromNow(1), notAfter: daysFromNow(366)}),
+    issueIntermediate(caA, dir, 'int'),
+    issueIntermediate(caA, dir, 'stale', {cn: 'assess test stale intermediate', notBefore: daysFromNow(-30), notAfter: daysFromNow(-1)}),
+    issueIntermediate(caA, dir, 'late', {cn: 'assess test late intermediate', notBefore: daysFromNow(1), notAfter: daysFromNow(366)}),
+    makeCa(dir, {name: 'caExpired', cn: 'reload test CA caExpired (expired)', notBefore: daysFromNow(-30), notAfter: daysFromNow(-1)}),
+    makeCa(dir, {name: 'caNotYet', cn: 'reload test CA caNotYet (not yet valid)', notBefore: daysFromNow(1), notAfter: daysFromNow(366)}),
   ])
   await Promise.all([
     issueCert(int, dir, 'ofInt', {cn: 'localhost'}).then((k) => { c.ofInt = k }),
@@ -83,7 +83,6 @@ beforeAll(async () => {
   mkdirSync(caDirAB)
   copyFileSync(caA.cert, join(caDirAB, 'a.pem'))
   copyFileSync(caB.cert, join(caDirAB, 'b.pem'))
-  return () => rmSync(dir, {recursive: true, force: true})
 })
 
 interface Scenario {

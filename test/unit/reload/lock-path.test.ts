@@ -27,7 +27,7 @@ function refusal(): ValkeyTlsError {
 describe.skipIf(process.platform === 'win32')('defaultLockPath', () => {
   let tmp: string
   beforeEach(() => {
-    tmp = tempDir() // os.tmpdir() follows TMPDIR (so later temp folders of a test are made inside this one)
+    tmp = tempDir() // os.tmpdir(), which defaultLockPath() uses, follows TMPDIR
     process.env.TMPDIR = tmp
     delete process.env.XDG_RUNTIME_DIR
   })

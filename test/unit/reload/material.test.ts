@@ -1,14 +1,14 @@
 import {X509Certificate} from 'node:crypto'
-import {chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join, resolve} from 'node:path'
 
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import type {NodeTlsConfig} from '../../../src/reload/config.js'
 import {identityOf, readLocalMaterial, serverPath} from '../../../src/reload/material.js'
-import {useTempDirs} from '../../helpers/temp.js'
-import {type Ca, certOf, issueCert, type KeyPair, makeCa} from './certs.js'
+import {type Ca, issueCert, type KeyPair, makeCa} from '../../helpers/pki/openssl.js'
+import {certOf} from '../../helpers/pki/read.js'
+import {makeTempDir, useTempDirs} from '../../helpers/temp.js'
 
 const tempDir = useTempDirs('vtls-material')
 const isRoot = process.getuid?.() === 0
@@ -25,11 +25,9 @@ let server: KeyPair
 let other: KeyPair
 
 beforeAll(async () => {
-  // Lives for the whole file (useTempDirs cleans after each test).
-  pkiDir = mkdtempSync(join(tmpdir(), 'vtls-material-pki-'))
+  pkiDir = makeTempDir('vtls-material-pki')
   ;[caA, caB] = await Promise.all([makeCa(join(pkiDir, 'a')), makeCa(join(pkiDir, 'b'))])
   ;[server, other] = await Promise.all([issueCert(caA, join(pkiDir, 'a'), 'server'), issueCert(caB, join(pkiDir, 'b'), 'other')])
-  return () => rmSync(pkiDir, {recursive: true, force: true})
 })
 
 describe('readLocalMaterial', () => {

@@ -4,14 +4,14 @@
  * here are verified through `liveVerify`, which reload injects (a real handshake): here a fake that
  * records its calls, so no test reaches the network.
  */
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {readFileSync} from 'node:fs'
 
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {type NodeRehearsal, type PeerTrust, rehearseNode} from '../../../src/reload/rehearse.js'
-import {type Ca, certOf, issueCert, type KeyPair, makeCa, makeExpiredCert, tlsIdentity} from './certs.js'
+import {type Ca, issueCert, type KeyPair, makeCa, makeExpiredCert} from '../../helpers/pki/openssl.js'
+import {certOf, tlsIdentity} from '../../helpers/pki/read.js'
+import {makeTempDir} from '../../helpers/temp.js'
 
 let dir: string
 let caA: Ca // the node's and its peers' CA
@@ -19,7 +19,7 @@ let caB: Ca // someone else's
 const c = {} as Record<'node' | 'old' | 'fresh' | 'serverOnly' | 'clientOnly' | 'otherName' | 'clientB' | 'peerA' | 'peerB' | 'peerExpired' | 'toolA' | 'toolB', KeyPair>
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'vtls-rehearse-node-'))
+  dir = makeTempDir('vtls-rehearse-node')
   ;[caA, caB] = await Promise.all([makeCa(dir, {name: 'caA'}), makeCa(dir, {name: 'caB'})])
   const sans = ['DNS:localhost', 'IP:127.0.0.1']
   await Promise.all([
@@ -36,7 +36,6 @@ beforeAll(async () => {
     issueCert(caA, dir, 'tool-a', {cn: 'admin', usage: 'client'}).then((k) => { c.toolA = k }),
     issueCert(caB, dir, 'tool-b', {cn: 'admin', usage: 'client'}).then((k) => { c.toolB = k }),
   ])
-  return () => rmSync(dir, {recursive: true, force: true})
 })
 
 const ADDRESS = '10.0.0.1:6379'

@@ -1,0 +1,22 @@
+/**
+ * Where oclif finds the commands (package.json `oclif.commands`: the `explicit` strategy, export `COMMANDS`).
+ * Bundled into dist/index.js (scripts/bundle.mjs); oclif imports it to run a command, not for help, which it
+ * renders from oclif.manifest.json.
+ *
+ * Importing this loads every command class, so a command module statically imports only what its flags and
+ * help need; the work (X.509, TLS and server sessions, prompts) is import()ed in run(), from chunks loaded on demand.
+ */
+import CertsGen from './commands/certs/gen.js'
+import CertsVerify from './commands/certs/verify.js'
+import Check from './commands/check.js'
+import Reload from './commands/reload.js'
+import Whoami from './commands/whoami.js'
+
+/** Command ids as oclif spells them (topic separator `:`; shown with a space). */
+export const COMMANDS = {
+  'certs:gen': CertsGen,
+  'certs:verify': CertsVerify,
+  check: Check,
+  reload: Reload,
+  whoami: Whoami,
+}

@@ -1,0 +1,186 @@
+import {createHash, type X509Certificate} from 'node:crypto'
+import {connect as netConnect, isIP} from 'node:net'
+import {createSecureContext, type SecureContext, connect as tlsConnect, type TLSSocket} from 'node:tls'
+
+import {readRawNames} from '../x509/raw-names.js'
+import {rfc4514} from '../x509/text.js'
+import {type Failure, socketFailure, timeoutFailure} from './errors.js'
+import type {ConnectOptions, Endpoint} from './options.js'
+
+/** How one handshake departs from the connection's own options. */
+export interface HandshakeExtra {
+  /** Another node than `options`, with the same material (default: `options` itself). */
+  at?: Endpoint
+  /** Present our client certificate (default true when there is one). */
+  withCert?: boolean
+  /** Another CA bundle to verify with (reload's rehearsal of a peer against a node's new CAs). */
+  ca?: Buffer
+  /** Another bound than `options.timeoutMs` (what is left of a deadline). */
+  timeoutMs?: number
+  /** Walk the served chain to find its CA (costs about as much as the rest of the description: only when needed). */
+  chain?: boolean
+  /** Open sockets are kept here until they close, so a caller can destroy them all at an overall deadline. */
+  sockets?: Set<TLSSocket>
+}
+
+export interface ServedCertificate {
+  subject: string
+  issuer: string
+  notBefore: string
+  notAfter: string
+  fingerprint256: string
+  /** The CA the chain leads to: the issuer of the last certificate the server sent. */
+  caName: string
+  /** Its fingerprint, when the server sent the (self-signed) root itself. */
+  caFingerprint256: string | null
+}
+
+export interface HandshakeOk {
+  ok: true
+  socket: TLSSocket
+  tcpMs: number
+  handshakeMs: number
+  protocol: string | null
+  cipher: string | null
+  certificate: ServedCertificate | null
+  /** The served leaf, `issuerCertificate` leading through the chain sent (read at once: OpenSSL may drop it later). */
+  peer: X509Certificate | undefined
+  /** Chain and name verification result (Node's code); null with --insecure. */
+  verifyError: string | null
+}
+
+export interface HandshakeFailed {
+  ok: false
+  failure: Failure
+  /** The socket error's code, or TIMEOUT. */
+  code: string
+  tcpMs: number | null
+}
+
+const since = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6
+
+/**
+ * One TCP connect + TLS handshake with a hard deadline (the socket is destroyed when it passes: Node's
+ * `timeout` option only emits an event). The server certificate is verified by hand afterwards so
+ * that an untrusted or expired certificate is still described, not just rejected.
+ */
+export function handshake(options: ConnectOptions, extra: HandshakeExtra = {}): Promise<HandshakeOk | HandshakeFailed> {
+  const {host, port} = extra.at ?? options
+  const withCert = extra.withCert ?? true
+  const timeoutMs = extra.timeoutMs ?? options.timeoutMs
+  const {tls} = options
+  return new Promise((resolve) => {
+    const start = process.hrtime.bigint()
+    let tcpMs: number | null = null
+    const socket = tlsConnect({
+      host, port,
+      secureContext: sharedContext(extra.ca ?? tls.ca, withCert ? tls.cert : undefined, withCert ? tls.key : undefined),
+      servername: tls.servername ?? (isIP(host) ? undefined : host),
+      rejectUnauthorized: false,
+    })
+    if (extra.sockets) {
+      extra.sockets.add(socket)
+      socket.once('close', () => extra.sockets!.delete(socket))
+    }
+    const finish = (result: HandshakeOk | HandshakeFailed) => {
+      clearTimeout(timer)
+      socket.removeAllListeners('error')
+      socket.on('error', () => {})
+      if (!result.ok) socket.destroy()
+      resolve(result)
+    }
+    const timer = setTimeout(() => {
+      finish({ok: false, code: 'TIMEOUT', tcpMs, failure: timeoutFailure(tcpMs === null ? 'tcp' : 'handshake', timeoutMs / 1000)})
+    }, timeoutMs)
+    socket.once('connect', () => {
+      tcpMs = since(start)
+    })
+    socket.once('secureConnect', () => {
+      const handshakeMs = since(start) - (tcpMs ?? 0)
+      const peer = socket.getPeerX509Certificate()
+      const certificate = peer ? describePeer(peer, Boolean(extra.chain)) : null
+      const verifyError = tls.insecure ? null : socket.authorized ? null : String(socket.authorizationError ?? 'not verified')
+      finish({ok: true, socket, tcpMs: tcpMs ?? 0, handshakeMs, protocol: socket.getProtocol(), cipher: socket.getCipher()?.name ?? null, certificate, peer, verifyError})
+    })
+    socket.once('error', (error: Error & {code?: string}) => {
+      finish({ok: false, code: error.code ?? 'ERROR', tcpMs, failure: socketFailure(error, {tcpConnected: tcpMs !== null, withCert: withCert && Boolean(tls.cert)})})
+    })
+  })
+}
+
+const contexts = new Map<string, SecureContext>()
+
+/**
+ * One SecureContext per (CA, cert, key) for the whole run: building one parses the CA bundle and the
+ * key, which costs more than the handshake itself when done per connection.
+ */
+function sharedContext(ca: Buffer | undefined, cert: Buffer | undefined, key: Buffer | undefined): SecureContext {
+  const id = [ca, cert, key].map((b) => (b ? createHash('sha256').update(b).digest('hex') : '-')).join(':')
+  let context = contexts.get(id)
+  if (!context) {
+    context = createSecureContext({ca, cert, key})
+    contexts.set(id, context)
+  }
+  return context
+}
+
+function describePeer(peer: X509Certificate, chain: boolean): ServedCertificate {
+  // issuerCertificate points to itself at a self-signed root: stop when a fingerprint repeats.
+  let top = peer
+  if (chain) {
+    const seen = new Set([peer.fingerprint256])
+    while (top.issuerCertificate && !seen.has(top.issuerCertificate.fingerprint256)) {
+      top = top.issuerCertificate
+      seen.add(top.fingerprint256)
+    }
+  }
+  const names = readNames(peer.raw)
+  const topNames = top === peer ? names : readNames(top.raw)
+  return {
+    subject: names?.subject ?? '',
+    issuer: names?.issuer ?? '',
+    notBefore: new Date(peer.validFrom).toISOString(),
+    notAfter: new Date(peer.validTo).toISOString(),
+    fingerprint256: peer.fingerprint256,
+    caName: topNames?.issuer ?? '',
+    caFingerprint256: topNames && topNames.issuer === topNames.subject ? top.fingerprint256 : null,
+  }
+}
+
+/** The served leaf and the certificates the server sent after it, leaf first. */
+export function servedChain(peer: X509Certificate | undefined): X509Certificate[] {
+  const chain: X509Certificate[] = []
+  const seen = new Set<string>()
+  for (let c = peer; c && !seen.has(c.fingerprint256); c = c.issuerCertificate) {
+    chain.push(c)
+    seen.add(c.fingerprint256)
+  }
+  return chain
+}
+
+/** RFC 4514 subject and issuer, read from the DER as `whoami` does. */
+function readNames(der: Buffer | undefined): {subject: string; issuer: string} | undefined {
+  if (!der) return undefined
+  try {
+    const raw = readRawNames(new Uint8Array(der))
+    return {subject: rfc4514(raw.subject), issuer: rfc4514(raw.issuer)}
+  } catch {
+    return undefined
+  }
+}
+
+/** After a handshake timeout: does the port answer plaintext RESP? (A `port` given for a `tls-port`.) */
+export function answersPlaintext({host, port}: Endpoint, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = netConnect({host, port})
+    const done = (answer: boolean) => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(answer)
+    }
+    const timer = setTimeout(() => done(false), timeoutMs)
+    socket.once('connect', () => socket.write('PING\r\n'))
+    socket.once('data', (data: Buffer) => done(/^[+-]/.test(data.toString('latin1', 0, 1))))
+    socket.once('error', () => done(false))
+  })
+}

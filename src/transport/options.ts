@@ -1,0 +1,36 @@
+/** Where a server is. */
+export interface Endpoint {
+  host: string
+  port: number
+}
+
+/** What our side of a TLS connection uses. */
+export interface TlsMaterial {
+  /** CA bundle that verifies the server (default: Node's trusted roots). */
+  ca?: Buffer
+  /** Our client certificate (chain) and key, when the server asks for one. */
+  cert?: Buffer
+  key?: Buffer
+  /** SNI and the name the server certificate must match (default: the host). */
+  servername?: string
+  /** Do not verify the server certificate at all. */
+  insecure?: boolean
+}
+
+/**
+ * The one shape connection flags are resolved into, once, in the command layer: where, with what TLS
+ * material, for whom, and how long each step may take. Everything below takes this (and an Endpoint
+ * when it talks to another node with the same material).
+ */
+export interface ConnectOptions extends Endpoint {
+  tls: TlsMaterial
+  /** Bounds the TCP connect + TLS handshake, and separately every reply. */
+  timeoutMs: number
+  user?: string
+  password?: string
+}
+
+export const formatAddress = ({host, port}: Endpoint): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`)
+
+/** `AUTH [user] password`: the one-argument form for the default user, as valkey-cli sends it. */
+export const authCommand = (user: string | undefined, password: string): string[] => (user ? ['AUTH', user, password] : ['AUTH', password])
