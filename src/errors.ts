@@ -71,6 +71,9 @@ export function describeSystemError(error: unknown): string {
     case 'ENOSPC': return 'no space left on device'
     case 'EROFS': return 'read-only file system'
     case 'EEXIST': return 'already exists'
+    case 'ELOOP': return 'too many levels of symbolic links'
+    case 'ENXIO': return 'no such device'
+    case 'EIO': return 'input/output error'
     default: return (error as Error | undefined)?.message ?? String(error)
   }
 }

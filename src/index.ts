@@ -9,6 +9,7 @@
 import CertsGen from './commands/certs/gen.js'
 import CertsVerify from './commands/certs/verify.js'
 import Check from './commands/check.js'
+import Exporter from './commands/exporter.js'
 import Reload from './commands/reload.js'
 import Whoami from './commands/whoami.js'
 
@@ -17,6 +18,7 @@ export const COMMANDS = {
   'certs:gen': CertsGen,
   'certs:verify': CertsVerify,
   check: Check,
+  exporter: Exporter,
   reload: Reload,
   whoami: Whoami,
 }

@@ -1,10 +1,11 @@
 import type {TLSSocket} from 'node:tls'
 
 import type {NodeRole, NodeTarget} from '../cluster/discover.js'
-import {describe, replyFailure, socketFailure, verifyFailure} from '../transport/errors.js'
+import {describe, type Failure, replyFailure, socketFailure, verifyFailure} from '../transport/errors.js'
 import {handshake, type HandshakeExtra, type HandshakeFailed, type HandshakeOk, type ServedCertificate} from '../transport/handshake.js'
 import {authCommand, type ConnectOptions, type Endpoint, formatAddress} from '../transport/options.js'
-import {isErrorReply, refusedWithoutCertificate, type RespValue, sendCommand} from '../transport/resp.js'
+import {parseInfo} from '../server/facts.js'
+import {type CommandOutcome, isErrorReply, refusedWithoutCertificate, type RespValue, sendCommand} from '../transport/resp.js'
 import {explainHandshake} from '../transport/session.js'
 import {displayText} from '../x509/text.js'
 
@@ -17,6 +18,8 @@ export interface ProbeScope {
   now: Date
   /** Every socket opened, so the caller can destroy what is left when the overall deadline passes. */
   sockets: Set<TLSSocket>
+  /** Epoch ms of the run's deadline: no extra step (the plaintext test after a timeout) runs past it. */
+  deadline?: number
 }
 
 export interface TlsSettings {
@@ -39,9 +42,13 @@ export interface PortResult {
   /** The CA the served chain leads to (issuer of the last certificate sent). */
   ca: string | null
   caFingerprint256: string | null
+  /** The CA's key identifier (from the served chain): two CAs can share a name, not a key. */
+  caKeyId: string | null
   notAfter: string | null
   daysLeft: number | null
   fingerprint256: string | null
+  /** Why it failed, as a short machine-readable word (refused, timeout, untrusted, expired, cert-required, ...); null when ok. */
+  reason: string | null
 }
 
 export interface NodeResult extends PortResult {
@@ -61,6 +68,10 @@ export interface NodeResult extends PortResult {
   /** What kind of failure `error` is, when it is ours to fix (auth: credentials, exit 7); else server. */
   errorKind?: 'auth' | 'server'
   settings: TlsSettings | null
+  /** What the node says it loaded (INFO tls, Valkey 9.1+): expiry of its server, client and CA certificates. */
+  loaded: {server: string | null; client: string | null; ca: string | null} | null
+  /** INFO stats acl_access_denied_tls_cert (Valkey 9.0+): certificates that mapped to no usable user. */
+  aclDeniedTlsCert: number | null
   bus: PortResult | null
 }
 
@@ -74,33 +85,37 @@ export async function probeNode(target: NodeTarget, settings: ProbeScope): Promi
     // TLS 1.2: a node that demands a certificate fails the handshake itself; describe it from one with ours.
     const withCert = await tracked(settings, target, {chain: true})
     if (!withCert.ok) {
-      result.error = await explainFailure(withCert, target, settings)
+      fail(result, await explainFailure(withCert, target, settings))
       return finish(result, settings)
     }
     result.clientCertRequired = true
     fillPort(result, withCert, settings, true)
     if (!result.error) session = await identify(withCert.socket, result, settings)
   } else if (!first.ok) {
-    result.error = await explainFailure(first, target, settings)
+    fail(result, await explainFailure(first, target, settings))
     return finish(result, settings)
   } else {
     fillPort(result, first, settings, true)
     const ping = await sendCommand(first.socket, ['PING'], settings.connection.timeoutMs)
     if (ping.ok) result.clientCertRequired = false
     else if (refusedWithoutCertificate(ping)) result.clientCertRequired = true
-    else if (!result.error) result.error = `after the handshake: ${socketFailure(ping.error, {tcpConnected: true, afterHandshake: true, withCert: false}).cause}`
+    else if (!result.error) fail(result, socketFailure(ping.error, {tcpConnected: true, afterHandshake: true, withCert: false}), 'after the handshake: ')
     session = ping.ok ? first.socket : undefined
     if (hasCert && !result.error) {
       const withCert = await tracked(settings, target)
-      if (!withCert.ok) result.error = `with --cert: ${await explainFailure(withCert, target, settings)}`
+      if (!withCert.ok) fail(result, await explainFailure(withCert, target, settings), 'with --cert: ')
       else session = await identify(withCert.socket, result, settings)
     }
   }
-  if (session && !result.error) result.settings = await readSettings(session, settings, result)
-  else if (!session && result.clientCertRequired) result.notes.push('TLS settings not read: the node requires a client certificate (--cert/--key)')
+  let busPort = target.busPort
+  if (session && !result.error) {
+    const read = await readSettings(session, settings, result)
+    result.settings = read.settings
+    busPort ??= read.busPort
+  } else if (!session && result.clientCertRequired) result.notes.push('TLS settings not read: the node requires a client certificate (--cert/--key)')
   // The bus is probed whenever the client port handshake worked, even if its certificate failed checks.
-  if (target.busPort && result.settings?.tlsCluster !== 'no' && result.clientCertRequired !== null) {
-    result.bus = await probeBus(target, target.busPort, settings)
+  if (busPort && result.settings?.tlsCluster !== 'no' && result.clientCertRequired !== null) {
+    result.bus = await probeBus(target, busPort, settings)
   }
   return finish(result, settings)
 }
@@ -110,7 +125,7 @@ async function identify(socket: TLSSocket, result: NodeResult, settings: ProbeSc
   const whoami = await sendCommand(socket, ['ACL', 'WHOAMI'], settings.connection.timeoutMs)
   if (whoami.ok && typeof whoami.reply === 'string') result.user = displayText(whoami.reply)
   else if (whoami.ok && isErrorReply(whoami.reply) && /^NOAUTH/.test(whoami.reply.error)) result.user = 'default'
-  else if (!whoami.ok) result.error = `with --cert: ${socketFailure(whoami.error, {tcpConnected: true, afterHandshake: true, withCert: true}).cause}`
+  else if (!whoami.ok) fail(result, socketFailure(whoami.error, {tcpConnected: true, afterHandshake: true, withCert: true}), 'with --cert: ')
   return socket
 }
 
@@ -120,8 +135,15 @@ async function tracked(settings: ProbeScope, at: Endpoint, extra: HandshakeExtra
   return outcome
 }
 
-async function explainFailure(failure: HandshakeFailed, at: Endpoint, settings: ProbeScope): Promise<string> {
-  return (await explainHandshake(failure, at, settings.connection.timeoutMs)).cause
+function explainFailure(failure: HandshakeFailed, at: Endpoint, settings: ProbeScope): Promise<Failure> {
+  return explainHandshake(failure, at, Math.max(1, Math.min(settings.connection.timeoutMs, (settings.deadline ?? Infinity) - Date.now())))
+}
+
+/** A port's (or the node's) failure, in words and as a reason code; the node's exit kind follows it. */
+function fail(port: PortResult & {errorKind?: 'auth' | 'server'}, failure: Failure, prefix = ''): void {
+  port.error = `${prefix}${failure.cause}`
+  port.reason = failure.reason
+  if ('warnings' in port) port.errorKind = failure.kind
 }
 
 function fillPort(result: PortResult, hs: HandshakeOk, settings: ProbeScope, checkName: boolean): void {
@@ -135,37 +157,68 @@ function fillPort(result: PortResult, hs: HandshakeOk, settings: ProbeScope, che
     result.issuer = cert.issuer
     result.ca = cert.caName
     result.caFingerprint256 = cert.caFingerprint256
+    result.caKeyId = cert.caKeyId
     result.notAfter = cert.notAfter
     result.fingerprint256 = cert.fingerprint256
     result.daysLeft = Math.floor((Date.parse(cert.notAfter) - settings.now.getTime()) / DAY_MS)
   }
   const verifyError = hs.verifyError
-  if (verifyError && (checkName || verifyError !== 'ERR_TLS_CERT_ALTNAME_INVALID')) result.error = verifyFailure(verifyError, cert).cause
+  if (verifyError && (checkName || verifyError !== 'ERR_TLS_CERT_ALTNAME_INVALID')) fail(result, verifyFailure(verifyError, cert))
 }
 
-async function readSettings(socket: TLSSocket, settings: ProbeScope, result: NodeResult): Promise<TlsSettings | null> {
+/**
+ * After AUTH (a failure there fails the node, exit 7): what the node says of itself: its role and
+ * cluster mode (INFO replication/cluster, so nodes given with --nodes keep their role and bus check), what
+ * it loaded (INFO tls, 9.1+), certificates refused a user (INFO stats), and its TLS settings and bus port
+ * (CONFIG GET). Returns the settings (null when not readable) and the bus port when the node has one.
+ */
+async function readSettings(socket: TLSSocket, settings: ProbeScope, result: NodeResult): Promise<{settings: TlsSettings | null; busPort?: number}> {
   const {notes} = result
   const {user, password, timeoutMs} = settings.connection
+  // No --user: the connection is whoever the client certificate logged in as (ACL WHOAMI said), else default.
+  const who = user ?? result.user ?? undefined
+  const why = (outcome: CommandOutcome, command: string) => (outcome.ok
+    ? describe(replyFailure((outcome.reply as {error: string}).error, {command, user: who}))
+    : socketFailure(outcome.error, {tcpConnected: true, afterHandshake: true, withCert: false}).cause)
   if (password !== undefined) {
     const auth = await sendCommand(socket, authCommand(user, password), timeoutMs)
     if (!auth.ok || isErrorReply(auth.reply)) {
       const failure = auth.ok ? replyFailure((auth.reply as {error: string}).error, {command: 'AUTH', user}) : socketFailure(auth.error, {tcpConnected: true, afterHandshake: true, withCert: false})
       // A password that does not work is a failure of the run (exit 7), not a footnote.
-      result.error ??= `AUTH failed: ${failure.cause}`
-      result.errorKind = failure.kind
-      return null
+      if (result.error === null) fail(result, failure, 'AUTH failed: ')
+      return {settings: null}
     }
   }
-  const reply = await sendCommand(socket, ['CONFIG', 'GET', 'tls-auth-clients', 'tls-auth-clients-user', 'tls-protocols', 'tls-cluster'], timeoutMs)
+  const info = await sendCommand(socket, ['INFO', 'server', 'replication', 'cluster', 'tls', 'stats'], timeoutMs)
+  const facts = info.ok && typeof info.reply === 'string' ? parseInfo(info.reply) : undefined
+  if (!facts) notes.push(`INFO not read (${why(info, 'INFO')})`)
+  else readInfo(facts, result, settings.now)
+
+  const reply = await sendCommand(socket, ['CONFIG', 'GET', 'tls-auth-clients', 'tls-auth-clients-user', 'tls-protocols', 'tls-cluster', 'cluster-port', 'tls-port'], timeoutMs)
   if (!reply.ok || !Array.isArray(reply.reply)) {
-    const why = reply.ok ? describe(replyFailure((reply.reply as {error: string}).error, {command: 'CONFIG GET', user})) : socketFailure(reply.error, {tcpConnected: true, afterHandshake: true, withCert: false}).cause
-    notes.push(`TLS settings not read (${why})`)
-    return null
+    notes.push(`TLS settings not read (${why(reply, 'CONFIG GET')})`)
+    return {settings: null}
   }
   const map = new Map<string, RespValue>()
   for (let i = 0; i + 1 < reply.reply.length; i += 2) map.set(String(reply.reply[i]), reply.reply[i + 1]!)
   const get = (name: string) => (map.has(name) ? displayText(String(map.get(name))) : null)
-  return {tlsAuthClients: get('tls-auth-clients'), tlsAuthClientsUser: get('tls-auth-clients-user'), tlsProtocols: get('tls-protocols'), tlsCluster: get('tls-cluster')}
+  const tlsSettings = {tlsAuthClients: get('tls-auth-clients'), tlsAuthClientsUser: get('tls-auth-clients-user'), tlsProtocols: get('tls-protocols'), tlsCluster: get('tls-cluster')}
+  // The bus port, as Valkey derives it: cluster-port, else the (TLS) port + 10000.
+  const clusterPort = Number(get('cluster-port') ?? 0)
+  const busPort = facts?.cluster_enabled === '1' ? (clusterPort > 0 ? clusterPort : Number(get('tls-port') ?? result.port) + 10_000) : undefined
+  return {settings: tlsSettings, busPort}
+}
+
+/** Role (when discovery did not say), loaded certificates' expiry, certificate logins refused. */
+function readInfo(info: Record<string, string>, result: NodeResult, now: Date): void {
+  if (result.role === 'unknown' && info.server_mode === 'sentinel') result.role = 'sentinel'
+  else if (result.role === 'unknown') result.role = info.role === 'master' ? (info.cluster_enabled === '1' || Number(info.connected_slaves ?? 0) > 0 ? 'primary' : 'standalone') : info.role === 'slave' ? 'replica' : 'unknown'
+  const expiry = (name: string) => {
+    const seconds = Number(info[`tls_${name}_cert_expires_in_seconds`])
+    return info[`tls_${name}_cert_expires_in_seconds`] === undefined || !Number.isFinite(seconds) ? null : new Date(Math.floor(now.getTime() / 1000 + seconds) * 1000).toISOString()
+  }
+  if (Object.keys(info).some((k) => k.startsWith('tls_'))) result.loaded = {server: expiry('server'), client: expiry('client'), ca: expiry('ca')}
+  if (info.acl_access_denied_tls_cert !== undefined && /^\d+$/.test(info.acl_access_denied_tls_cert)) result.aclDeniedTlsCert = Number(info.acl_access_denied_tls_cert)
 }
 
 async function probeBus(target: NodeTarget, busPort: number, settings: ProbeScope): Promise<PortResult> {
@@ -173,7 +226,7 @@ async function probeBus(target: NodeTarget, busPort: number, settings: ProbeScop
   const at = {host: target.host, port: busPort}
   const hs = await tracked(settings, at)
   if (!hs.ok) {
-    bus.error = await explainFailure(hs, at, settings)
+    fail(bus, await explainFailure(hs, at, settings))
   } else {
     // Cluster peers verify the chain, not the name: a bus certificate need not match the address.
     fillPort(bus, hs, settings, false)
@@ -185,7 +238,10 @@ async function probeBus(target: NodeTarget, busPort: number, settings: ProbeScop
 
 function finish(result: NodeResult, settings: ProbeScope): NodeResult {
   result.ok = result.error === null && (result.bus?.ok ?? true)
-  if (result.bus && !result.bus.ok && result.error === null) result.error = `cluster bus port ${result.bus.port}: ${result.bus.error}`
+  if (result.bus && !result.bus.ok && result.error === null) {
+    result.error = `cluster bus port ${result.bus.port}: ${result.bus.error}`
+    result.reason = result.bus.reason
+  }
   for (const [what, port] of [['certificate', result], ['cluster bus certificate', result.bus]] as const) {
     if (port?.daysLeft != null && port.error === null && port.daysLeft < settings.warnDays) {
       result.warnings.push(`${what} expires in ${port.daysLeft} days (${port.notAfter})`)
@@ -196,7 +252,7 @@ function finish(result: NodeResult, settings: ProbeScope): NodeResult {
 }
 
 function emptyPort(port: number): PortResult {
-  return {port, ok: false, error: null, protocol: null, cipher: null, tcpMs: null, handshakeMs: null, subject: null, issuer: null, ca: null, caFingerprint256: null, notAfter: null, daysLeft: null, fingerprint256: null}
+  return {port, ok: false, error: null, protocol: null, cipher: null, tcpMs: null, handshakeMs: null, subject: null, issuer: null, ca: null, caFingerprint256: null, caKeyId: null, notAfter: null, daysLeft: null, fingerprint256: null, reason: null}
 }
 
 /** A node result with nothing checked yet (status failed until finish() says otherwise). */
@@ -215,6 +271,8 @@ export function emptyResult(target: NodeTarget): NodeResult {
     clientCertRequired: null,
     user: null,
     settings: null,
+    loaded: null,
+    aclDeniedTlsCert: null,
     bus: null,
   }
 }

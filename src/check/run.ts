@@ -12,6 +12,7 @@ export interface CheckOptions {
   connection: ConnectOptions
   /** Check exactly these nodes instead. */
   nodes?: Endpoint[]
+  sentinel?: boolean
   warnDays: number
   concurrency: number
   deadlineMs: number
@@ -35,9 +36,9 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
   const deadline = started + options.deadlineMs
   const now = options.now ?? new Date()
   const {connection} = options
-  const {discovery, targets} = await findTargets({seed: connection, nodes: options.nodes, discover: true, onFailure: 'seed', timeoutMs: Math.min(connection.timeoutMs, options.deadlineMs), deadline})
+  const {discovery, targets} = await findTargets({seed: connection, nodes: options.nodes, sentinel: options.sentinel, discover: true, onFailure: 'seed', timeoutMs: Math.min(connection.timeoutMs, options.deadlineMs), deadline})
   const sockets = new Set<TLSSocket>()
-  const scope: ProbeScope = {connection: {...connection, timeoutMs: Math.min(connection.timeoutMs, options.deadlineMs)}, warnDays: options.warnDays, now, sockets}
+  const scope: ProbeScope = {connection: {...connection, timeoutMs: Math.min(connection.timeoutMs, options.deadlineMs)}, warnDays: options.warnDays, now, sockets, deadline}
   const {results} = await runPool(targets, {
     limit: options.concurrency, deadline, work: (target) => probeNode(target, scope),
     onDone: options.onProgress && ((_, done, total) => options.onProgress!(done, total)),
@@ -57,7 +58,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
 }
 
 function timedOut(target: NodeTarget, deadlineMs: number): NodeResult {
-  return {...emptyResult(target), error: `not finished within the overall deadline (${deadlineMs / 1000} s)`}
+  return {...emptyResult(target), error: `not finished within the overall deadline (${deadlineMs / 1000} s)`, reason: 'deadline'}
 }
 
 /** What kind each failure of a run was (discovery, failed nodes): for the exit code. */

@@ -5,7 +5,7 @@ import type {Endpoint} from '../transport/options.js'
 import {parseInfo} from '../server/facts.js'
 import {displayText} from '../x509/text.js'
 
-export type NodeRole = 'primary' | 'replica' | 'standalone' | 'unknown'
+export type NodeRole = 'primary' | 'replica' | 'standalone' | 'sentinel' | 'unknown'
 
 export interface NodeTarget extends Endpoint {
   role: NodeRole
@@ -21,8 +21,8 @@ export interface NodeTarget extends Endpoint {
 export type CommandRunner = (...args: string[]) => Promise<unknown>
 
 export interface Discovery {
-  mode: 'cluster' | 'standalone' | 'list'
-  method: 'CLUSTER SHARDS' | 'CLUSTER NODES' | 'INFO replication' | '--nodes'
+  mode: 'cluster' | 'standalone' | 'sentinel' | 'list'
+  method: 'CLUSTER SHARDS' | 'CLUSTER NODES' | 'INFO replication' | 'SENTINEL MASTERS' | '--nodes'
   nodes: NodeTarget[]
 }
 
@@ -57,6 +57,7 @@ export async function discoverNodes(call: CommandRunner, seed: Endpoint): Promis
     // What a seed reports is connected to and printed: a hostile or broken one gets no further than this.
     if (!isHostName(node.host)) throw new Error(`the seed reported a node at "${displayText(node.host)}", which is not a host name or IP address`)
     if (node.health !== undefined) node.health = displayText(node.health)
+    if (node.id !== undefined) node.id = displayText(node.id)
   }
   return found
 }

@@ -3,6 +3,7 @@ import type {ConnectOptions, Endpoint} from '../transport/options.js'
 import {formatAddress} from '../transport/options.js'
 import type {Discovery, NodeTarget} from './discover.js'
 import {discoverFromSeed} from './seed.js'
+import {discoverFromSentinel} from './sentinel.js'
 
 export interface TargetDiscovery {
   /** list: --nodes; node: the seed alone, by request; seed-only: discovery failed, the seed alone is left. */
@@ -21,6 +22,8 @@ export interface TargetRequest {
   nodes?: Endpoint[]
   /** Find every node from the seed (else the seed alone). */
   discover: boolean
+  /** The seed is a Sentinel: discover its primaries, their replicas and the other sentinels. */
+  sentinel?: boolean
   /** When discovery fails: still the seed itself (check reports its precise TLS error), or nothing (reload). */
   onFailure: 'seed' | 'nothing'
   timeoutMs: number
@@ -37,7 +40,8 @@ export async function findTargets(request: TargetRequest): Promise<{discovery: T
   if (request.nodes) return {discovery: {mode: 'list', method: '--nodes', seed: null, error: null}, targets: request.nodes.map((n) => ({...n, role: 'unknown'}))}
   if (!request.discover) return {discovery: {mode: 'node', method: null, seed: seedAddress, error: null}, targets: alone}
   try {
-    const found = await discoverFromSeed(seed, {timeoutMs: request.timeoutMs, deadline: request.deadline, tolerate: request.tolerate})
+    const discover = request.sentinel ? discoverFromSentinel : discoverFromSeed
+    const found = await discover(seed, {timeoutMs: request.timeoutMs, deadline: request.deadline, tolerate: request.tolerate})
     return {discovery: {mode: found.mode, method: found.method, seed: seedAddress, error: null}, targets: found.nodes}
   } catch (error) {
     const failed = {method: null, seed: seedAddress, error: (error as Error).message, errorKind: failureKind(error)}

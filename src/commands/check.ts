@@ -13,17 +13,19 @@ export default class Check extends BaseCommand {
 
 Across nodes it reports different CAs or issuers, different tls-auth-clients / tls-auth-clients-user / tls-protocols / tls-cluster settings, and certificates that expire much earlier than the rest.
 
-Exit codes: ${ExitCode.ok} every node ok; ${ExitCode.warning} only warnings (expiring within --warn-days, cross-node differences); ${ExitCode.server} any node failed (or the seed could not be asked for the nodes); ${ExitCode.usage} usage error. Every node's failure is reported even when others fail, and the run always ends within --deadline.`
+Exit codes: ${ExitCode.ok} every node ok; ${ExitCode.warning} only warnings (expiring within --warn-days, cross-node differences); ${ExitCode.server} any node failed (or the seed could not be asked for the nodes); ${ExitCode.auth} every failure was our credentials (wrong password, client certificate required or rejected); ${ExitCode.usage} usage error. Every node's failure is reported even when others fail, and the run always ends within --deadline.`
 
   static override examples = [
     {description: 'Every node of the cluster that 10.0.0.5:6379 belongs to.', command: '<%= config.bin %> <%= command.id %> --host 10.0.0.5 --port 6379 --cacert ca.crt --cert client.crt --key client.key'},
     {description: 'An explicit list of nodes, as JSON.', command: '<%= config.bin %> <%= command.id %> --nodes 10.0.0.5:6379,10.0.0.6:6379 --cacert ca.crt --json'},
-    {description: 'For node_exporter\'s textfile collector, every minute from cron.', command: '<%= config.bin %> <%= command.id %> --port 6379 --cacert ca.crt --format prometheus > /var/lib/node_exporter/valkey_tls.prom.$$ && mv /var/lib/node_exporter/valkey_tls.prom.$$ /var/lib/node_exporter/valkey_tls.prom'},
+    {description: 'For node_exporter\'s textfile collector, every minute from cron: the file is replaced atomically even when nodes fail (valkey_tls_probe_success says so).', command: '<%= config.bin %> <%= command.id %> --port 6379 --cacert ca.crt --cert monitor.crt --key monitor.key --format prometheus --output /var/lib/node_exporter/valkey_tls.prom'},
   ]
 
   static override flags = {
     nodes: Flags.string({summary: 'Check exactly these nodes (host:port,host:port,...; IPv6 as [addr]:port) instead of discovering them.', exclusive: ['host']}),
+    sentinel: Flags.boolean({summary: 'Discover from a Sentinel at --host/--port: its primaries, their replicas and the other sentinels.', exclusive: ['nodes']}),
     format: Flags.option({summary: 'Output format (--json is the same as --format json).', options: ['table', 'json', 'prometheus'] as const, default: 'table'})(),
+    output: Flags.string({summary: 'Write the output to this file instead of stdout, replacing it atomically whatever the exit code (for node_exporter\'s textfile collector).', exclusive: ['json']}),
     'warn-days': Flags.integer({summary: 'Warn about certificates that expire within this many days.', default: 30, min: 0}),
     concurrency: Flags.integer({summary: 'Nodes checked at the same time.', default: 128, min: 1, max: 4096}),
     deadline: Flags.integer({summary: 'Seconds after which the whole run ends, reporting unfinished nodes as failed.', default: 30, min: 1}),
@@ -41,12 +43,17 @@ Exit codes: ${ExitCode.ok} every node ok; ${ExitCode.warning} only warnings (exp
     const report = await runCheck({
       connection,
       nodes: flags.nodes ? parseNodeList(flags.nodes) : undefined,
+      sentinel: flags.sentinel,
       warnDays: flags['warn-days'],
       concurrency: flags.concurrency,
       deadlineMs: flags.deadline * 1000,
       onProgress: progress,
     })
-    if (format !== 'json') this.log(format === 'prometheus' ? renderPrometheus(report).trimEnd() : renderCheckTable(report))
+    if (flags.output) {
+      // Replaced whatever the outcome, so a failed run never leaves stale "ok" values behind.
+      const text = format === 'prometheus' ? renderPrometheus(report) : format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : `${renderCheckTable(report)}\n`
+      await (await import('../fsutil/atomic.js')).replaceFile(flags.output, text)
+    } else if (format !== 'json') this.log(format === 'prometheus' ? renderPrometheus(report).trimEnd() : renderCheckTable(report))
     else if (!this.jsonEnabled() || report.status !== 'ok') this.logJson(report) // else oclif prints what run() returns
     if (report.status === 'failed') this.exit(failedRunExit(failureKinds(report)))
     if (report.status === 'warning') this.exit(ExitCode.warning)

@@ -1,7 +1,8 @@
 import {constants, type Stats} from 'node:fs'
-import {open} from 'node:fs/promises'
+import {open, stat} from 'node:fs/promises'
 
 import {describeSystemError, inputError, ValkeyTlsError} from '../errors.js'
+import {displayText} from '../x509/text.js'
 
 /** Largest input file we read: certificates and keys are a few KiB; this stops huge files. */
 export const MAX_INPUT_BYTES = 1024 * 1024
@@ -14,32 +15,36 @@ const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants
  * Reads a small input file, turning every failure into one line naming the file. The file is opened
  * once, then checked through that descriptor (after links are followed) to be a regular file: a FIFO,
  * a device (/dev/zero, /dev/urandom), a socket or a folder is refused at once, never waited on or read.
- * At most MAX_INPUT_BYTES are read, even from a file that grows meanwhile.
+ * At most MAX_INPUT_BYTES are read, even from a file that grows meanwhile. Messages show the path with
+ * control characters escaped: it may be a server's (reload reads the files a node names).
  */
 export async function readInputFile(path: string, what: string): Promise<Buffer> {
+  const shown = displayText(path)
   let handle
   try {
     handle = await open(path, OPEN_FLAGS)
   } catch (error) {
-    throw inputError(`cannot read ${what} ${path}: ${describeSystemError(error)}`, error)
+    // ENXIO: a Unix socket, or a device without a driver (/dev/tty with no terminal): say which kind of file it is.
+    const kind = (error as NodeJS.ErrnoException).code === 'ENXIO' ? await stat(path).then(kindOf, () => undefined) : undefined
+    throw inputError(`cannot read ${what} ${shown}: ${kind ? `${kind}, not a regular file` : describeSystemError(error)}`, error)
   }
   try {
     const info = await handle.stat()
-    if (!info.isFile()) throw inputError(`cannot read ${what} ${path}: ${kindOf(info)}, not a regular file`)
-    if (info.size > MAX_INPUT_BYTES) throw inputError(`${what} ${path} is too large (${info.size} bytes) to be a certificate or key`)
+    if (!info.isFile()) throw inputError(`cannot read ${what} ${shown}: ${kindOf(info)}, not a regular file`)
+    if (info.size > MAX_INPUT_BYTES) throw inputError(`${what} ${shown} is too large (${info.size} bytes) to be a certificate or key`)
     const buffer = Buffer.alloc(MAX_INPUT_BYTES + 1)
     let length = 0
     for (;;) {
       const {bytesRead} = await handle.read(buffer, length, buffer.length - length, null)
       if (bytesRead === 0) break
       length += bytesRead
-      if (length > MAX_INPUT_BYTES) throw inputError(`${what} ${path} is too large to be a certificate or key`)
+      if (length > MAX_INPUT_BYTES) throw inputError(`${what} ${shown} is too large to be a certificate or key`)
     }
-    if (length === 0) throw inputError(`${what} ${path} is empty`)
+    if (length === 0) throw inputError(`${what} ${shown} is empty`)
     return Buffer.from(buffer.subarray(0, length))
   } catch (error) {
     if (error instanceof ValkeyTlsError) throw error
-    throw inputError(`cannot read ${what} ${path}: ${describeSystemError(error)}`, error)
+    throw inputError(`cannot read ${what} ${shown}: ${describeSystemError(error)}`, error)
   } finally {
     await handle.close()
   }

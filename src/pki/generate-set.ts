@@ -1,18 +1,19 @@
 import {join, resolve} from 'node:path'
 
-import {usageError, ValkeyTlsError} from '../errors.js'
-import {existingTargets, type OutputFile, prepareOutputDir, writeFilesAtomically} from '../fsutil/write.js'
+import {inputError, usageError, ValkeyTlsError} from '../errors.js'
+import {checkOutputDir, existingTargets, type OutputFile, throwIfInterrupted, writeFilesAtomically} from '../fsutil/write.js'
 import {loadCa} from './ca.js'
 import {fingerprint256} from './fingerprint.js'
 import {createCa, type Issued, type Issuer, issueLeaf} from './issue.js'
 import {privateKeyToPem} from './keys.js'
 import type {KeyType} from './key-types.js'
-import {checkClientName, mergeSans, type SanEntry} from './names.js'
+import {checkClientName, checkOrganization, mergeSans, type SanEntry} from './names.js'
 import {aclLines, valkeyConfLines} from './snippets.js'
 import {x509} from './x509.js'
 
 export const DEFAULT_CLIENT = 'client'
 const MAX_DAYS = 100 * 365
+const DAY_MS = 86_400_000
 
 export interface GenerateOptions {
   out: string
@@ -31,6 +32,8 @@ export interface GenerateOptions {
   ca?: {certPath: string; keyPath: string}
   overwrite: boolean
   now?: Date
+  /** Aborted on SIGINT/SIGTERM (reason: the signal's name): stop, and leave --out as it was. */
+  signal?: AbortSignal
 }
 
 export type FileKind = 'ca-cert' | 'ca-key' | 'cert' | 'key'
@@ -90,6 +93,25 @@ export function checkDays(days: number, flag: string): number {
   return days
 }
 
+/**
+ * A certificate must not outlive the CA that signs it (clients stop trusting it when the CA expires, and
+ * nothing says so until then): refused, not clamped, so that the dates are always the ones asked for.
+ */
+export function checkLeafWithinCa(days: number, caDays: number): void {
+  if (days > caDays) {
+    throw usageError(`--days ${days} is longer than --ca-days ${caDays}: a certificate must not outlive its CA; use --days ${caDays} or less, or a larger --ca-days`)
+  }
+}
+
+function checkLeafWithinLoadedCa(days: number, ca: {cert: {notAfter: Date}}, path: string, now: Date): void {
+  const caEnd = ca.cert.notAfter.getTime()
+  if (now.getTime() + days * DAY_MS <= caEnd) return
+  const left = Math.floor((caEnd - now.getTime()) / DAY_MS)
+  const until = ca.cert.notAfter.toISOString()
+  if (left < 1) throw inputError(`CA certificate ${path} expires on ${until}, in less than a day: renew the CA first`)
+  throw usageError(`--days ${days} outlives the CA certificate ${path}, which expires on ${until}: use --days ${left} or less, or renew the CA`)
+}
+
 export function plannedFileNames(clients: PlannedClient[], withCaKey: boolean): string[] {
   return [
     'ca.crt',
@@ -110,19 +132,26 @@ export async function existingGenTargets(out: string, clientNames: string[]): Pr
 
 /**
  * Generates (or signs with) a CA, a server certificate and client certificates, and writes them into
- * `out` all at once. Checks for existing files before any key is generated, so a refusal is instant.
+ * `out` all at once. Every value is checked before anything touches the disk (a usage error never leaves
+ * an --out folder behind), and existing files before any key is generated, so a refusal is instant.
  */
 export async function generateCertificateSet(options: GenerateOptions): Promise<GenerateResult> {
+  if (options.out.trim() === '') throw usageError('--out must not be empty')
   const out = resolve(options.out)
   checkDays(options.days, '--days')
   checkDays(options.caDays, '--ca-days')
+  if (!options.ca) checkLeafWithinCa(options.days, options.caDays)
   const clients = planClients(options.clients, options.clientUris)
+  if (options.organization) checkOrganization(options.organization)
+  const serverSans = mergeSans(options.sans)
   const now = options.now ?? new Date()
   const warnings: string[] = []
+  const stopIfAsked = () => throwIfInterrupted(options.signal, 'nothing was written')
 
-  // Inputs first: a bad CA must not leave an empty --out folder behind.
+  // Inputs next; the folder is created only when the files are written.
   const loaded = options.ca ? await loadCa(options.ca.certPath, options.ca.keyPath, now) : undefined
-  await prepareOutputDir(out)
+  if (loaded && options.ca) checkLeafWithinLoadedCa(options.days, loaded, options.ca.certPath, now)
+  await checkOutputDir(out)
   const names = plannedFileNames(clients, !options.ca)
   if (!options.overwrite) {
     const existing = await existingTargets(out, names)
@@ -130,6 +159,7 @@ export async function generateCertificateSet(options: GenerateOptions): Promise<
       throw new ValkeyTlsError('exists', `${existing.map((n) => join(out, n)).join(', ')} already exist${existing.length === 1 ? 's' : ''}; pass --force to replace ${existing.length === 1 ? 'it' : 'them'} (nothing was written)`)
     }
   }
+  stopIfAsked()
 
   let issuer: Issuer
   let caFiles: OutputFile[]
@@ -137,10 +167,6 @@ export async function generateCertificateSet(options: GenerateOptions): Promise<
   if (loaded) {
     issuer = loaded
     caFiles = [{name: 'ca.crt', data: loaded.certPem, mode: 0o644}]
-    const leafEnd = now.getTime() + options.days * 86_400_000
-    if (loaded.cert.notAfter.getTime() < leafEnd) {
-      warnings.push(`the CA expires on ${loaded.cert.notAfter.toISOString()}, before the new certificates (${options.days} days): renew the CA first`)
-    }
   } else {
     const ca = await createCa({keyType: options.keyType, days: options.caDays, now, subject: {commonName: 'Valkey TLS Test CA', organization: options.organization}})
     issuer = {cert: ca.cert, keys: ca.keys}
@@ -150,11 +176,12 @@ export async function generateCertificateSet(options: GenerateOptions): Promise<
     ]
   }
 
-  const serverSans = mergeSans(options.sans)
+  stopIfAsked()
   const server = await issueLeaf({issuer, keyType: options.keyType, days: options.days, now, profile: 'server', sans: serverSans,
     subject: {commonName: serverCommonName(options.sans), organization: options.organization}})
   const issuedClients: {name: string; issued: Issued; uris: string[]}[] = []
   for (const client of clients) {
+    stopIfAsked()
     const issued = await issueLeaf({issuer, keyType: options.keyType, days: options.days, now, profile: 'client', uris: client.uris,
       subject: {commonName: client.name, organization: options.organization}})
     issuedClients.push({name: client.name, issued, uris: client.uris})
@@ -166,7 +193,8 @@ export async function generateCertificateSet(options: GenerateOptions): Promise<
     files.push({name: `${owner}.crt`, data: issued.cert.toString('pem') + '\n', mode: 0o644})
     files.push({name: `${owner}.key`, data: await privateKeyToPem(issued.keys.privateKey), mode: 0o600})
   }
-  await writeFilesAtomically(out, files, {overwrite: options.overwrite})
+  const {leftovers} = await writeFilesAtomically(out, files, {overwrite: options.overwrite, signal: options.signal})
+  if (leftovers.length > 0) warnings.push(`the new files are in place, but the previous versions ${leftovers.join(', ')} could not be removed: delete them`)
 
   const described: GeneratedFile[] = files.map((file) => {
     const owner = file.name.replace(/\.(crt|key)$/, '')
@@ -194,7 +222,8 @@ export async function generateCertificateSet(options: GenerateOptions): Promise<
 }
 
 function serverCommonName(sans: SanEntry[]): string {
-  return sans.find((s) => s.type === 'dns' && !s.value.startsWith('*'))?.value ?? 'localhost'
+  // A CN has at most 64 characters (RFC 5280 ub-common-name); a longer name is in the SAN only.
+  return sans.find((s) => s.type === 'dns' && !s.value.startsWith('*') && s.value.length <= 64)?.value ?? 'localhost'
 }
 
 function describeCert(cert: Issued['cert']): Partial<GeneratedFile> {

@@ -6,7 +6,7 @@ export type SanEntry = {type: 'dns'; value: string} | {type: 'ip'; value: string
 
 const DNS_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/
 
-/** Accepts `name`, `DNS:name`, `IP:addr` or a bare IPv4/IPv6 address. */
+/** Accepts `name`, `DNS:name`, `IP:addr` or a bare IPv4/IPv6 address (in brackets or not). */
 export function parseSan(raw: string): SanEntry {
   const value = raw.trim()
   const prefixed = /^(dns|ip):(.*)$/i.exec(value)
@@ -15,12 +15,21 @@ export function parseSan(raw: string): SanEntry {
     const rest = prefixed[2]
     if (kind === 'ip') {
       if (isIP(stripBrackets(rest)) === 0) throw usageError(`invalid --san "${raw}": "${rest}" is not an IP address`)
-      return {type: 'ip', value: stripBrackets(rest)}
+      return ipSan(stripBrackets(rest), raw)
     }
     return dnsSan(rest, raw)
   }
-  if (isIP(stripBrackets(value)) !== 0) return {type: 'ip', value: stripBrackets(value)}
+  if (isIP(stripBrackets(value)) !== 0) return ipSan(stripBrackets(value), raw)
   return dnsSan(value, raw)
+}
+
+function ipSan(address: string, raw: string): SanEntry {
+  // Node's isIP accepts an IPv6 zone (fe80::1%eth0, %25eth0): it names an interface of one machine, and
+  // a certificate's iPAddress holds the 16 address bytes only.
+  if (address.includes('%')) {
+    throw usageError(`invalid --san "${raw}": an IPv6 zone ("%${address.split('%')[1]}") cannot go in a certificate; give the address without it`)
+  }
+  return {type: 'ip', value: address}
 }
 
 function dnsSan(name: string, raw: string): SanEntry {
@@ -58,7 +67,12 @@ export function mergeSans(extra: SanEntry[]): SanEntry[] {
 
 function normalizeIp(ip: string): string {
   // ::1 and 0:0:0:0:0:0:0:1 are the same address; canonicalise through URL parsing.
-  return isIP(ip) === 6 ? new URL(`http://[${ip}]/`).hostname : ip
+  if (isIP(ip) !== 6) return ip
+  try {
+    return new URL(`http://[${ip}]/`).hostname
+  } catch {
+    return ip // not something URL takes (parseSan refuses those); compare as written
+  }
 }
 
 /**
@@ -76,15 +90,18 @@ export function checkClientName(name: string): string {
   return name
 }
 
-/** A SAN URI: needs a scheme (spiffe://..., urn:...), no spaces. */
+/** A SAN URI: needs a scheme (spiffe://..., urn:...); printable ASCII only, as its IA5String holds. */
 export function checkUri(raw: string): string {
+  if (/[^\x21-\x7E]/.test(raw)) {
+    throw usageError(`invalid --client-uri ${JSON.stringify(raw)}: use printable ASCII without spaces (percent-encode anything else)`)
+  }
   let parsed: URL
   try {
     parsed = new URL(raw)
   } catch {
     throw usageError(`invalid --client-uri "${raw}": not a URI with a scheme (e.g. spiffe://example.org/alice or urn:valkey:alice)`)
   }
-  if (/\s/.test(raw) || parsed.protocol.length < 2) throw usageError(`invalid --client-uri "${raw}": not a valid URI`)
+  if (parsed.protocol.length < 2) throw usageError(`invalid --client-uri "${raw}": not a valid URI`)
   return raw
 }
 
@@ -96,4 +113,20 @@ export function parseClientUri(raw: string, defaultClient: string): {client: str
   const named = /^([A-Za-z0-9][A-Za-z0-9._@-]*)=(.+)$/.exec(raw)
   if (named) return {client: named[1], uri: checkUri(named[2])}
   return {client: defaultClient, uri: checkUri(raw)}
+}
+
+/** RFC 5280's upper bound for organizationName. */
+const MAX_ORGANIZATION = 64
+
+const isControl = (c: string) => {
+  const n = c.codePointAt(0) ?? 0
+  return n < 0x20 || (n >= 0x7F && n <= 0x9F)
+}
+
+/** `--org`: one line of text a certificate subject can hold, and a terminal can show as is. */
+export function checkOrganization(org: string): string {
+  const chars = [...org]
+  if (chars.some(isControl)) throw usageError(`invalid --org ${JSON.stringify(org)}: control characters cannot go in a certificate subject`)
+  if (chars.length > MAX_ORGANIZATION) throw usageError(`invalid --org: at most ${MAX_ORGANIZATION} characters (got ${chars.length})`)
+  return org
 }

@@ -5,13 +5,13 @@ import {splitPem} from './pem.js'
 import {x509} from './x509.js'
 
 /**
- * Parses every certificate in a PEM file (or one DER certificate). Anything else in the file — a key,
- * a CSR, junk — is an error naming the file, never a silent skip.
+ * The DER of every certificate in a PEM file (or of one DER certificate), each with the name messages
+ * use. Anything else in the file (a key, a CSR, junk) is an error naming the file, never a silent skip.
  */
-export function parseCertificates(data: Buffer, what: string): x509.X509Certificate[] {
+function certificateBlocks(data: Buffer, what: string): Array<{der: Uint8Array<ArrayBuffer>; what: string}> {
   const text = data.toString('latin1')
   if (!text.includes('-----BEGIN ')) {
-    if (data[0] === 0x30) return [parseDer(new Uint8Array(data), what)]
+    if (data[0] === 0x30) return [{der: new Uint8Array(data), what}]
     throw inputError(`${what}: not a PEM or DER certificate`)
   }
   const blocks = splitPem(text, what)
@@ -20,18 +20,39 @@ export function parseCertificates(data: Buffer, what: string): x509.X509Certific
       const hint = /PRIVATE KEY/.test(block.label) ? ' (this is a private key, not a certificate)' : ''
       throw inputError(`${what}: expected a CERTIFICATE, found a ${block.label} block${hint}`)
     }
-    return parseDer(block.der, blocks.length > 1 ? `${what} (certificate ${i + 1})` : what)
+    return {der: block.der, what: blocks.length > 1 ? `${what} (certificate ${i + 1})` : what}
   })
 }
 
-/** parseCertificates, as Node's X509Certificate (for chain building, signatures and key checks). */
-export function parseNodeCertificates(data: Buffer, what: string): X509Certificate[] {
-  return parseCertificates(data, what).map((c) => new X509Certificate(Buffer.from(c.rawData)))
+/**
+ * Every certificate of a file, as @peculiar/x509 objects (for issuing with a CA, and for whoami's
+ * description); each must first be one OpenSSL accepts, so nothing it refuses is shown with made-up values.
+ */
+export function parseCertificates(data: Buffer, what: string): x509.X509Certificate[] {
+  return certificateBlocks(data, what).map((b) => parseWith(() => {
+    openssl(b.der)
+    return new x509.X509Certificate(b.der)
+  }, b.what))
 }
 
-function parseDer(der: Uint8Array<ArrayBuffer>, what: string): x509.X509Certificate {
+/**
+ * The same, as Node's X509Certificate: OpenSSL's parser, what the server's own parser accepts (large
+ * certificates included), without loading @peculiar/x509.
+ */
+export function parseNodeCertificates(data: Buffer, what: string): X509Certificate[] {
+  return certificateBlocks(data, what).map((b) => parseWith(() => openssl(b.der), b.what))
+}
+
+/** OpenSSL's reading of a certificate, with dates that are dates. */
+function openssl(der: Uint8Array): X509Certificate {
+  const cert = new X509Certificate(Buffer.from(der))
+  if (Number.isNaN(Date.parse(cert.validFrom)) || Number.isNaN(Date.parse(cert.validTo))) throw new Error('impossible validity dates')
+  return cert
+}
+
+function parseWith<T>(parse: () => T, what: string): T {
   try {
-    return new x509.X509Certificate(der)
+    return parse()
   } catch (error) {
     throw inputError(`${what}: not a valid X.509 certificate`, error)
   }

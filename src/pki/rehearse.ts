@@ -145,7 +145,13 @@ function loadError(error: unknown): string {
   return message
 }
 
-const firstLine = (error: Error) => String(error?.message ?? error).split('\n')[0]!.replace(/^[0-9A-F]+:error:[0-9A-F]+:/, '')
+/** The first line of an error; of an OpenSSL error string (`...:error:code:library:function:reason:file:line:`), the reason. */
+function firstLine(error: Error): string {
+  const line = String(error?.message ?? error).split('\n')[0]!
+  const openssl = /^(?:[0-9A-F]+:error:[0-9A-F]+:)?[A-Za-z0-9 ]+ routines:[A-Za-z0-9_]+:([^:]+):/.exec(line)
+  if (openssl?.[1] === 'excessive message size') return 'excessive message size (the certificate chain is larger than OpenSSL accepts from a peer, 100 KiB by default)'
+  return openssl ? openssl[1]! : line
+}
 
 /** Two connected in-memory streams: what one writes, the other reads. */
 function duplexPair(): [Duplex, Duplex] {

@@ -1,5 +1,6 @@
 import {createPrivateKey, type KeyObject, type X509Certificate} from 'node:crypto'
 
+import {inputError} from '../errors.js'
 import {parseNodeCertificates} from './parse.js'
 import {checkName, outOfDate, rehearsePresenting, rehearseServing} from './rehearse.js'
 
@@ -125,6 +126,7 @@ export function verifyChain(chain: X509Certificate[], input: VerifyInput): Verif
   const problems: Problem[] = []
   const notBefore = new Date(leaf.validFrom)
   const notAfter = new Date(leaf.validTo)
+  if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) throw inputError(`${input.certPath}: not a valid X.509 certificate (impossible validity dates)`)
   const daysLeft = Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS)
   if (now < notBefore) problems.push({code: 'not-yet-valid', message: `${input.certPath} is not valid before ${notBefore.toISOString()}`})
   else if (now > notAfter) problems.push({code: 'expired', message: `${input.certPath} expired on ${notAfter.toISOString()}`})

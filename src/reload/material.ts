@@ -2,7 +2,8 @@ import type {X509Certificate} from 'node:crypto'
 import {readdir} from 'node:fs/promises'
 import {isAbsolute, join, resolve} from 'node:path'
 
-import {ValkeyTlsError} from '../errors.js'
+import {describeSystemError, ValkeyTlsError} from '../errors.js'
+import {displayText} from '../x509/text.js'
 import {readInputFile} from '../fsutil/read.js'
 import {parseNodeCertificates} from '../pki/parse.js'
 import {toPem} from '../pki/pem.js'
@@ -25,6 +26,8 @@ export interface LocalMaterial {
 }
 
 const MAX_DIR_FILES = 1000
+/** The names OpenSSL's hashed-folder lookup opens: <subject hash>.<n> (and .r<n> for CRLs). */
+const HASH_NAME = /^[0-9a-f]{8}\.r?\d+$/
 
 export async function readLocalMaterial(config: NodeTlsConfig): Promise<LocalMaterial> {
   const material: LocalMaterial = {reads: {}, caCerts: [], problems: [], notes: []}
@@ -90,8 +93,8 @@ async function readCaDir(dir: string | undefined, material: LocalMaterial): Prom
     entries = await readdir(dir, {withFileTypes: true})
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    if (code === 'EACCES' || code === 'EPERM') material.notes.push(`tls-ca-cert-dir ${dir}: permission denied here: not checked`)
-    else material.problems.push({code: 'file-unusable', message: `cannot read tls-ca-cert-dir ${dir}: ${code === 'ENOENT' ? 'no such directory' : (error as Error).message}`})
+    if (code === 'EACCES' || code === 'EPERM') material.notes.push(`tls-ca-cert-dir ${displayText(dir)}: permission denied here: not checked`)
+    else material.problems.push({code: 'file-unusable', message: `cannot read tls-ca-cert-dir ${displayText(dir)}: ${code === 'ENOENT' ? 'no such directory' : describeSystemError(error)}`})
     return []
   }
   const certs: X509Certificate[] = []
@@ -99,8 +102,10 @@ async function readCaDir(dir: string | undefined, material: LocalMaterial): Prom
     if (!entry.isFile() && !entry.isSymbolicLink()) continue
     try {
       certs.push(...parseNodeCertificates(await readInputFile(join(dir, entry.name), 'CA'), entry.name))
-    } catch {
-      // Not a certificate (or unreadable): OpenSSL skips it too.
+    } catch (error) {
+      // Not a certificate (or unreadable): OpenSSL skips it too. But a FIFO or a device under a hash name
+      // (what OpenSSL's folder lookup opens) would block the server itself: the next reload must not meet it.
+      if (HASH_NAME.test(entry.name) && /not a regular file/.test((error as Error).message)) material.problems.push({code: 'file-unusable', message: (error as Error).message})
     }
   }
   return certs

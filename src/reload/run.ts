@@ -296,7 +296,7 @@ async function processNode(p: Planned, context: RunContext): Promise<NodeReport>
   if (!('inspected' in loaded)) return done(loaded)
   const before = {before: summary(loaded.inspected.view.served)}
   for (let loads = 1; ; loads++) {
-    const checked = await verify(p, loaded.inspected, loaded.assessment, context)
+    const checked = await verify(p, loaded.inspected, loaded.assessment, context, loads > 1)
     if (!checked.raced) return done({...checked, extra: {...checked.extra, ...before}})
     const served = short(checked.extra.after?.fingerprint256)
     if (loads > RACE_RELOADS) {
@@ -340,7 +340,7 @@ async function loadValidated(p: Planned, context: RunContext, force: boolean): P
  * still be the ones validated (else the server may have read others: `raced`). Files not read here: the
  * certificate served must be valid for --min-days and verify.
  */
-async function verify(p: Planned, inspected: Inspected, assessment: Assessment, context: RunContext): Promise<Outcome> {
+async function verify(p: Planned, inspected: Inspected, assessment: Assessment, context: RunContext, retry = false): Promise<Outcome> {
   const {options, access} = context
   const extra = {onDisk: assessment.onDisk, problems: assessment.problems, notes: [...assessment.notes]}
   const now = await servedNow(p.target, access)
@@ -351,9 +351,10 @@ async function verify(p: Planned, inspected: Inspected, assessment: Assessment, 
     const filesNow = await readMaterial(p.target, inspected.view, access)
     if (filesDigest(filesNow) !== filesDigest(inspected.material)) return {action: 'failed', reason: 'the files changed during the reload', extra: result, raced: true}
     if (now.served?.fingerprint256 !== assessment.onDisk.fingerprint256) {
-      // Neither what it served before nor what was validated: it read other files than the ones validated
-      // (replaced and put back around the CONFIG SET), so validate and load again.
-      if (now.served && now.served.fingerprint256 !== inspected.view.served?.fingerprint256) return {action: 'failed', reason: 'the node loaded other files than the ones validated', extra: result, raced: true}
+      // Neither what it served before nor what was validated (or, loading again after a race, anything but
+      // what was validated): it read other files than the ones validated, replaced and put back around the
+      // CONFIG SET, so validate and load again.
+      if (now.served && (retry || now.served.fingerprint256 !== inspected.view.served?.fingerprint256)) return {action: 'failed', reason: 'the node loaded other files than the ones validated', extra: result, raced: true}
       return {action: 'failed', reason: `CONFIG SET answered OK, but the node serves ${short(now.served?.fingerprint256)} instead of the certificate on disk ${short(assessment.onDisk.fingerprint256)}`, extra: result}
     }
   } else {

@@ -43,14 +43,24 @@ export async function readAclUser(connection: Session, name: Uint8Array): Promis
 }
 
 /**
+ * A setting's value, one of `values` (compared without case, as the server does): a prediction made from a
+ * value this tool does not know (a newer server's mode, or a broken or hostile server's text) would be a guess.
+ */
+function known<T extends string>(connection: Session, name: string, value: string, values: readonly T[]): T {
+  const match = values.find((v) => v.toLowerCase() === value.toLowerCase())
+  if (match === undefined) throw serverError(`${connection.address}: ${name} is "${displayText(value)}", which this version does not know (expected ${values.join(', ')})`)
+  return match
+}
+
+/**
  * What decides a certificate's user on this server: the mapping mode, tls-auth-clients, and the
  * state of every user the certificate could name (plus `default`).
  */
 export async function readServerFacts(connection: Session, names: (mode: MappingMode) => Uint8Array[]): Promise<ServerFacts & {version: ServerVersion}> {
   const version = await readServerVersion(connection)
-  const authClients = ((await readConfig(connection, 'tls-auth-clients')) ?? 'yes').toLowerCase()
+  const authClients = known(connection, 'tls-auth-clients', (await readConfig(connection, 'tls-auth-clients')) ?? 'yes', ['yes', 'no', 'optional'] as const)
   const rawMapping = await readConfig(connection, 'tls-auth-clients-user')
-  const mapping = rawMapping === undefined ? undefined : rawMapping.toLowerCase() === 'off' ? 'off' : (rawMapping.toUpperCase() as MappingMode)
+  const mapping = rawMapping === undefined ? undefined : known(connection, 'tls-auth-clients-user', rawMapping, ['CN', 'URI', 'off'] as const)
   const users = new Map<string, AclUserState>()
   const wanted = [new TextEncoder().encode('default'), ...(mapping === 'CN' || mapping === 'URI' ? names(mapping) : [])]
   for (const name of wanted) {
@@ -63,7 +73,7 @@ export async function readServerFacts(connection: Session, names: (mode: Mapping
     version,
     server: `${version.product} ${version.version}`,
     mapping,
-    authClients: authClients as ServerFacts['authClients'],
+    authClients,
     users,
   }
 }

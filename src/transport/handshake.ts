@@ -3,7 +3,7 @@ import {connect as netConnect, isIP} from 'node:net'
 import {createSecureContext, type SecureContext, connect as tlsConnect, type TLSSocket} from 'node:tls'
 
 import {readRawNames} from '../x509/raw-names.js'
-import {rfc4514} from '../x509/text.js'
+import {displayText, rfc4514} from '../x509/text.js'
 import {type Failure, socketFailure, timeoutFailure} from './errors.js'
 import type {ConnectOptions, Endpoint} from './options.js'
 
@@ -33,6 +33,8 @@ export interface ServedCertificate {
   caName: string
   /** Its fingerprint, when the server sent the (self-signed) root itself. */
   caFingerprint256: string | null
+  /** The CA's key identifier (authorityKeyIdentifier of the last certificate sent), hex with colons: CAs can share a name, not a key. */
+  caKeyId: string | null
 }
 
 export interface HandshakeOk {
@@ -139,12 +141,22 @@ function describePeer(peer: X509Certificate, chain: boolean): ServedCertificate 
   return {
     subject: names?.subject ?? '',
     issuer: names?.issuer ?? '',
-    notBefore: new Date(peer.validFrom).toISOString(),
-    notAfter: new Date(peer.validTo).toISOString(),
+    notBefore: isoDate(peer.validFrom),
+    notAfter: isoDate(peer.validTo),
     fingerprint256: peer.fingerprint256,
     caName: topNames?.issuer ?? '',
     caFingerprint256: topNames && topNames.issuer === topNames.subject ? top.fingerprint256 : null,
+    caKeyId: topNames?.authorityKeyId ?? null,
   }
+}
+
+/**
+ * A certificate date as ISO 8601; a served certificate's date that is no date at all (OpenSSL serves a notAfter
+ * of day 41, Node reads it as "Bad time value") stays what Node says, escaped: reported, never a crash.
+ */
+function isoDate(text: string): string {
+  const date = new Date(text)
+  return Number.isNaN(date.getTime()) ? displayText(text) : date.toISOString()
 }
 
 /** The served leaf and the certificates the server sent after it, leaf first. */
@@ -158,12 +170,13 @@ export function servedChain(peer: X509Certificate | undefined): X509Certificate[
   return chain
 }
 
-/** RFC 4514 subject and issuer, read from the DER as `whoami` does. */
-function readNames(der: Buffer | undefined): {subject: string; issuer: string} | undefined {
+/** RFC 4514 subject and issuer, read from the DER as `whoami` does, and the authority key identifier. */
+function readNames(der: Buffer | undefined): {subject: string; issuer: string; authorityKeyId: string | null} | undefined {
   if (!der) return undefined
   try {
     const raw = readRawNames(new Uint8Array(der))
-    return {subject: rfc4514(raw.subject), issuer: rfc4514(raw.issuer)}
+    const keyId = raw.authorityKeyId ? Buffer.from(raw.authorityKeyId).toString('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:') : null
+    return {subject: rfc4514(raw.subject), issuer: rfc4514(raw.issuer), authorityKeyId: keyId}
   } catch {
     return undefined
   }

@@ -13,7 +13,9 @@ export type CommandOutcome =
  */
 export function sendCommand(socket: TLSSocket, args: ReadonlyArray<string | Buffer>, timeoutMs: number, binary = false): Promise<CommandOutcome> {
   return new Promise((resolve) => {
+    // Grown by doubling (a reply in many chunks costs linear time, not quadratic) and never past MAX_REPLY_BYTES.
     let buffer = Buffer.alloc(0)
+    let length = 0
     const finish = (outcome: CommandOutcome) => {
       clearTimeout(timer)
       socket.off('data', onData)
@@ -23,10 +25,20 @@ export function sendCommand(socket: TLSSocket, args: ReadonlyArray<string | Buff
     }
     const fail = (code: string, message: string) => finish({ok: false, code, error: Object.assign(new Error(message), {code})})
     const onData = (chunk: Buffer) => {
-      buffer = Buffer.concat([buffer, chunk])
+      if (length + chunk.length > MAX_REPLY_BYTES) {
+        fail('PROTOCOL', `reply larger than ${MAX_REPLY_BYTES / 1024 / 1024} MiB`)
+        return
+      }
+      if (length + chunk.length > buffer.length) {
+        const grown = Buffer.allocUnsafe(Math.min(MAX_REPLY_BYTES, Math.max(2 * buffer.length, length + chunk.length, 4096)))
+        buffer.copy(grown, 0, 0, length)
+        buffer = grown
+      }
+      chunk.copy(buffer, length)
+      length += chunk.length
       let parsed: [RespValue, number] | undefined
       try {
-        parsed = parseReply(buffer, 0, binary)
+        parsed = parseReply(buffer.subarray(0, length), 0, binary)
       } catch (error) {
         fail('PROTOCOL', (error as Error).message)
         return
@@ -51,6 +63,8 @@ export function encode(args: ReadonlyArray<string | Buffer>): Buffer {
 }
 
 const MAX_ITEMS = 100_000
+/** Largest reply read: the replies we ask for are kilobytes (CLUSTER NODES of 1,000 nodes: ~200 KiB); a server streaming more is refused at once. */
+export const MAX_REPLY_BYTES = 32 * 1024 * 1024
 
 export function parseReply(buf: Buffer, start: number, binary = false): [RespValue, number] | undefined {
   const nl = buf.indexOf('\r\n', start)

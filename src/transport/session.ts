@@ -41,8 +41,9 @@ export async function openSession(options: ConnectOptions, extra: SessionExtra =
   const at = formatAddress(endpoint)
   const timeoutMs = extra.timeoutMs ?? options.timeoutMs
   const withCert = (extra.withCert ?? true) && Boolean(options.tls.cert)
-  const hs = await handshake(options, {...extra, timeoutMs: Math.max(1, Math.min(timeoutMs, (extra.deadline ?? Infinity) - Date.now()))})
-  if (!hs.ok) throw new TransportError(at, await explainHandshake(hs, endpoint, timeoutMs))
+  const left = () => Math.min(timeoutMs, (extra.deadline ?? Infinity) - Date.now())
+  const hs = await handshake(options, {...extra, timeoutMs: Math.max(1, left())})
+  if (!hs.ok) throw new TransportError(at, await explainHandshake(hs, endpoint, left()))
   // A tolerated error (an expired certificate reload is to replace) only when the chain still leads to our CA:
   // OpenSSL reports its last error only, so "expired" could otherwise hide "untrusted".
   const tolerated = hs.verifyError !== null && extra.tolerate?.includes(hs.verifyError) && anchoredIn(servedChain(hs.peer), extra.ca ?? options.tls.ca)
@@ -51,7 +52,7 @@ export async function openSession(options: ConnectOptions, extra: SessionExtra =
     throw new TransportError(at, verifyFailure(hs.verifyError, hs.certificate, options.tls.servername ?? endpoint.host))
   }
   const socket: TLSSocket = hs.socket
-  const bound = () => Math.max(1, Math.min(timeoutMs, (extra.deadline ?? Infinity) - Date.now()))
+  const bound = () => Math.max(1, left())
   const run = async (args: Array<string | Buffer>, binary: boolean) => {
     const wait = bound()
     const outcome = await sendCommand(socket, args, wait, binary)
@@ -94,8 +95,11 @@ async function whoAmI(socket: TLSSocket, timeoutMs: number): Promise<string | un
   return outcome.ok && typeof outcome.reply === 'string' ? outcome.reply : undefined
 }
 
-/** A failed handshake in words; a timeout after TCP connected may be a plaintext port given for the tls-port. */
+/**
+ * A failed handshake in words; a timeout after TCP connected may be a plaintext port given for the tls-port,
+ * which is asked within `timeoutMs` (what is left of the deadline: nothing left, no question).
+ */
 export async function explainHandshake(failed: HandshakeFailed, endpoint: Endpoint, timeoutMs: number) {
-  if (failed.code === 'TIMEOUT' && failed.tcpMs !== null && (await answersPlaintext(endpoint, Math.min(timeoutMs, 1000)))) return PLAINTEXT
+  if (failed.code === 'TIMEOUT' && failed.tcpMs !== null && timeoutMs >= 1 && (await answersPlaintext(endpoint, Math.min(timeoutMs, 1000)))) return PLAINTEXT
   return failed.failure
 }

@@ -27,12 +27,15 @@ export interface RawCertificateNames {
   subjectAltNames: RawGeneralName[]
   /** First byte of the obsolete Netscape cert type bit string (0x80 = SSL client), when present. */
   netscapeCertType: number | undefined
+  /** The authorityKeyIdentifier's keyIdentifier: which CA key signed it (two CAs may share a name, not a key). */
+  authorityKeyId: Uint8Array | undefined
 }
 
 export const OID = {
   commonName: '2.5.4.3',
   subjectAltName: '2.5.29.17',
   netscapeCertType: '2.16.840.1.113730.1.1',
+  authorityKeyIdentifier: '2.5.29.35',
 } as const
 
 /** Reads subject, issuer and subjectAltName from a DER certificate. Throws DerError when malformed. */
@@ -48,19 +51,21 @@ export function readRawNames(der: Uint8Array): RawCertificateNames {
   i++ // subjectPublicKeyInfo
   let subjectAltNames: RawGeneralName[] = []
   let netscapeCertType: number | undefined
+  let authorityKeyId: Uint8Array | undefined
   for (const field of tbs.slice(i)) {
     if (!isContext(field, 3)) continue // [1] issuerUniqueID, [2] subjectUniqueID
     const extensions = childrenOf(expectUniversal(childrenOf(field)[0], Tag.sequence, 'Extensions'))
     for (const extension of extensions) {
       const parts = childrenOf(expectUniversal(extension, Tag.sequence, 'Extension'))
       const oid = decodeOid(expectUniversal(parts[0], Tag.oid, 'extension OID').value)
-      if (oid !== OID.subjectAltName && oid !== OID.netscapeCertType) continue
+      if (oid !== OID.subjectAltName && oid !== OID.netscapeCertType && oid !== OID.authorityKeyIdentifier) continue
       const octets = expectUniversal(parts.at(-1), Tag.octetString, 'extension value')
       if (oid === OID.subjectAltName) subjectAltNames = readGeneralNames(octets.value)
-      else netscapeCertType = expectUniversal(readTlv(octets.value), Tag.bitString, 'Netscape cert type').value[1] ?? 0
+      else if (oid === OID.netscapeCertType) netscapeCertType = expectUniversal(readTlv(octets.value), Tag.bitString, 'Netscape cert type').value[1] ?? 0
+      else authorityKeyId = childrenOf(expectUniversal(readTlv(octets.value), Tag.sequence, 'authorityKeyIdentifier')).find((part) => isContext(part, 0))?.value
     }
   }
-  return {subject, issuer, subjectAltNames, netscapeCertType}
+  return {subject, issuer, subjectAltNames, netscapeCertType, authorityKeyId}
 }
 
 function readName(tlv: Tlv | undefined): RawName {

@@ -95,6 +95,22 @@ describe('valkey-tls certs gen', () => {
       ['a URI for an unknown client', ['--client-uri', 'carol=urn:x:carol'], 2, /there is no --client carol/],
       ['an unknown flag', ['--colour'], 2, /Nonexistent flag: --colour/],
       ['a CA cert without its key', ['--ca-cert', 'x.crt'], 2, /--ca-key/],
+      ['an IPv6 zone', ['--san', 'fe80::1%eth0'], 2, /^Error: invalid --san "fe80::1%eth0": an IPv6 zone \("%eth0"\) cannot go in a certificate/],
+      ['an IPv6 zone, prefixed, bracketed and percent-encoded', ['--san', 'IP:[fe80::1%25eth0]'], 2, /invalid --san "IP:\[fe80::1%25eth0\]": an IPv6 zone/],
+      ['an IPv6 zone on an IPv4-mapped address', ['--san', '::ffff:10.0.0.1%2'], 2, /invalid --san .*an IPv6 zone/],
+      ['a leaf that outlives its CA', ['--ca-days', '1', '--days', '2'], 2, /--days 2 is longer than --ca-days 1: a certificate must not outlive its CA; use --days 1 or less/],
+      ['huge days', ['--days', '99999999999'], 2, /--days must be at most 36500 days/],
+      ['huge CA days', ['--ca-days', '36501'], 2, /--ca-days must be at most 36500 days/],
+      ['negative CA days', ['--ca-days=-1'], 2, /--ca-days/],
+      ['days that are not a whole number', ['--days', '1.5'], 2, /--days/],
+      ['a junk key type', ['--key-type', 'junk'], 2, /Expected --key-type=junk to be one of/],
+      ['a client name with a tab', ['--client', 'a\tb'], 2, /invalid --client/],
+      ['a client name with shell characters', ['--client', 'a$(id)'], 2, /invalid --client/],
+      ['a client name with a slash', ['--client', 'a/b'], 2, /invalid --client/],
+      ['a URI that is not ASCII', ['--client-uri', 'urn:caf\u00e9'], 2, /invalid --client-uri "urn:café": use printable ASCII/],
+      ['a URI with a control character', ['--client-uri', 'urn:a\u0001b'], 2, /invalid --client-uri "urn:a\\u0001b"/],
+      ['an organization with an escape sequence', ['--org', 'Acme\u001B[31m'], 2, /invalid --org "Acme\\u001b\[31m": control characters/],
+      ['an organization longer than X.509 allows', ['--org', 'x'.repeat(65)], 2, /invalid --org: at most 64 characters \(got 65\)/],
     ])('%s', async (_, args, code, message) => {
       const cwd = tempDir()
       const result = await runCli(['certs', 'gen', '--out', 'tls', ...args], {cwd})
@@ -103,11 +119,27 @@ describe('valkey-tls certs gen', () => {
       expect(result.stdout).toBe('')
     })
 
-    it('--out that is a file, or under a file', async () => {
+    it('--out that is a file, under a file, empty, or where no folder can be made', async () => {
       const dir = tempDir()
       writeFileSync(join(dir, 'plain'), 'x')
       expectOneLineError(await runCli(['certs', 'gen', '--out', join(dir, 'plain')]), 5, /exists and is not a folder/)
       expectOneLineError(await runCli(['certs', 'gen', '--out', join(dir, 'plain', 'sub')]), 5, /cannot (use|create) --out/)
+      expect(readdirSync(dir)).toEqual(['plain'])
+      expectOneLineError(await runCli(['certs', 'gen', '--out', ''], {cwd: dir}), 2, /^Error: --out must not be empty$/)
+      expect(readdirSync(dir)).toEqual(['plain'])
+      // mkdir(2) says ENOENT under /proc although /proc exists (Node 20's recursive mkdir loops forever on it).
+      expectOneLineError(await runCli(['certs', 'gen', '--out', '/proc/valkey-tls-test'], {timeoutMs: 10_000}), 5, /^Error: cannot create --out \/proc\/valkey-tls-test: no such file or directory$/)
+    })
+
+    it('--days longer than what is left of --ca-cert: refused, naming the longest that fits', async () => {
+      const dir = tempDir()
+      expect((await runCli(['certs', 'gen', '--out', dir, '--ca-days', '10', '--days', '5'])).code).toBe(0)
+      const out = join(dir, 'new')
+      const signed = (days: string) => runCli(['certs', 'gen', '--out', out, '--ca-cert', join(dir, 'ca.crt'), '--ca-key', join(dir, 'ca.key'), '--days', days])
+      expectOneLineError(await signed('11'), 2, new RegExp(`^Error: --days 11 outlives the CA certificate ${join(dir, 'ca.crt')}, which expires on \\S+: use --days 9 or less, or renew the CA$`))
+      expect(existsSync(out)).toBe(false)
+      expect((await signed('9')).code).toBe(0)
+      expect(new Date(new X509Certificate(readFileSync(join(out, 'server.crt'))).validTo) <= new Date(new X509Certificate(readFileSync(join(dir, 'ca.crt'))).validTo)).toBe(true)
     })
 
     it('a CA that is not a CA, a key that does not match, malformed PEM', async () => {

@@ -1,6 +1,8 @@
 /**
  * vitest globalSetup: runs scripts/ensure-valkey.sh once per run (fast when
- * cached) and hands the resulting paths to the test workers.
+ * cached) and hands the resulting paths to the test workers; alongside it,
+ * scripts/ensure-prometheus.sh for the exporter's test (`prometheus` /
+ * `prometheusError`, read through test/helpers/prometheus.ts).
  *
  * Transport: `project.provide()` / `inject()` (the vitest-3 mechanism; values
  * are serialised to every worker whatever the pool - forks, threads, vmForks).
@@ -38,12 +40,17 @@ declare module 'vitest' {
     valkeyError: string
     /** Per-run scratch folder: server dirs live below it, pids are recorded in <runDir>/pids. */
     valkeyRunDir: string
+    /** Path of a prometheus command (promtool beside it), '' when unavailable (scripts/ensure-prometheus.sh). */
+    prometheus: string
+    /** Why Prometheus is unavailable ('' when it is available). */
+    prometheusError: string
   }
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
 const projectDir = resolve(here, '..', '..')
 const script = join(projectDir, 'scripts', 'ensure-valkey.sh')
+const prometheusScript = join(projectDir, 'scripts', 'ensure-prometheus.sh')
 
 function isExecutable(p: string): boolean {
   try {
@@ -63,24 +70,28 @@ function findOnPath(cmd: string): string {
   return ''
 }
 
-function ensureValkey(): Promise<string> {
+/** Runs one of the scripts/ensure-*.sh scripts: the one path it prints on stdout. */
+function ensure(scriptPath: string): Promise<string> {
+  const name = `scripts/${scriptPath.split(/[\\/]/).at(-1)}`
   return new Promise((res, rej) => {
-    execFile('bash', [script], {timeout: 10 * 60_000, maxBuffer: 4 * 1024 * 1024}, (err, stdout, stderr) => {
+    execFile('bash', [scriptPath], {timeout: 10 * 60_000, maxBuffer: 4 * 1024 * 1024}, (err, stdout, stderr) => {
       if (err) {
         const tail = String(stderr).trim().split('\n').slice(-15).join('\n')
-        rej(new Error(`scripts/ensure-valkey.sh failed (${err.message.split('\n')[0]}):\n${tail}`))
+        rej(new Error(`${name} failed (${err.message.split('\n')[0]}):\n${tail}`))
         return
       }
       const lines = String(stdout).trim().split('\n').filter(Boolean)
       const path = lines.at(-1) ?? ''
       if (lines.length !== 1 || !isExecutable(path)) {
-        rej(new Error(`scripts/ensure-valkey.sh printed an unexpected result: ${JSON.stringify(String(stdout))}`))
+        rej(new Error(`${name} printed an unexpected result: ${JSON.stringify(String(stdout))}`))
         return
       }
       res(path)
     })
   })
 }
+
+const ensureValkey = (): Promise<string> => ensure(script)
 
 /**
  * Kill servers still recorded under <runDir>/pids. A pid only counts when its
@@ -156,6 +167,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let server = ''
   let cli = ''
   let error = ''
+  // Prometheus (for the exporter's test only) is fetched alongside Valkey; like Valkey's, its absence fails only the tests that need it.
+  const prometheus = ensure(prometheusScript).then((path) => ({path, error: ''}), (e: Error) => ({path: '', error: e.message}))
   try {
     server = await ensureValkey()
     const sibling = join(dirname(server), 'valkey-cli')
@@ -176,6 +189,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('valkeyCli', cli)
   project.provide('valkeyError', error)
   project.provide('valkeyRunDir', runDir)
+  const {path: prometheusPath, error: prometheusError} = await prometheus
+  if (prometheusError) process.stderr.write(`[global-setup] Prometheus unavailable, the exporter's integration test will fail: ${prometheusError}\n`)
+  project.provide('prometheus', prometheusPath)
+  project.provide('prometheusError', prometheusError)
   if (server) process.env.VALKEY_SERVER = server
   if (cli) process.env.VALKEY_CLI = cli
   process.env.VALKEY_TLS_TEST_RUN_DIR = runDir

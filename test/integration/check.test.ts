@@ -94,11 +94,17 @@ describe('valkey-tls check on a 3x2 tls-cluster cluster', () => {
   it('--format prometheus: success, handshake time and not-after for every client and bus port', async () => {
     const result = await runCli(['check', ...seedArgs(), '--format', 'prometheus'])
     expect(result.code).toBe(0)
-    const success = result.stdout.split('\n').filter((l) => l.startsWith('valkey_tls_check_success{'))
+    const success = result.stdout.split('\n').filter((l) => l.startsWith('valkey_tls_port_success{'))
     expect(success).toHaveLength(12)
     expect(success.every((l) => l.endsWith(' 1'))).toBe(true)
     expect(result.stdout.match(/^valkey_tls_cert_not_after_timestamp_seconds\{/gm)).toHaveLength(12)
-    expect(result.stdout).toMatch(/^valkey_tls_check_nodes\{status="ok"\} 6$/m)
+    expect(result.stdout).toMatch(/^valkey_tls_nodes\{status="ok"\} 6$/m)
+    expect(result.stdout).toMatch(/^valkey_tls_probe_success 1$/m)
+    expect(result.stdout).toMatch(/^valkey_tls_discovery_success 1$/m)
+    // Valkey 9.1 says what it loaded: every node's server and CA certificate expiry, and the refused-certificate counter.
+    expect(result.stdout.match(/^valkey_tls_loaded_cert_not_after_timestamp_seconds\{node="[^"]+",cert="server"\}/gm)).toHaveLength(6)
+    expect(result.stdout.match(/^valkey_tls_acl_access_denied_tls_cert_total\{node="[^"]+"\} \d+$/gm)).toHaveLength(6)
+    expect(result.stdout.match(/^valkey_tls_node_info\{node="[^"]+",role="(primary|replica)",id="[0-9a-f]{40}"\} 1$/gm)).toHaveLength(6)
     expect(result.stdout).toMatch(/^# TYPE valkey_tls_handshake_duration_seconds gauge$/m)
   })
 
@@ -119,8 +125,23 @@ describe('valkey-tls check on a 3x2 tls-cluster cluster', () => {
       expect(byPort(json, victim).status).toBe('failed')
       expect(byPort(json, victim).bus).toMatchObject({ok: false, error: expect.stringMatching(/^certificate not trusted by --cacert/)})
       othersOk(json, victim)
-      expect(json.findings.join('\n')).toMatch(/different CAs: .*"CN=rogue CA" on 127\.0\.0\.1:\d+/)
+      expect(json.findings.join('\n')).toMatch(/different CAs: .*"CN=rogue CA \(key id [0-9A-F:]+…\)" on 127\.0\.0\.1:\d+/)
       expect(code).toBe(6)
+    })
+  })
+
+  it('two unrelated CAs with the same name on two nodes: a finding naming both keys (not one CA by name)', async () => {
+    const victim = cluster.nodes[3]!
+    const twin = await makeCa(join(root, 'twin-ca'), {cn: pki.ca.cn}) // certs gen names every test CA alike
+    const twinLeaf = await issueCert(twin, join(root, 'twin-ca'), 'twin', {cn: 'localhost', sans: ['IP:127.0.0.1'], usage: 'both'})
+    await withCert(victim, twinLeaf, async () => {
+      const {json} = await check(seedArgs())
+      const finding = json.findings.find((f) => f.startsWith('different CAs:'))
+      expect(finding, JSON.stringify(json.findings)).toBeDefined()
+      const keys = [...finding!.matchAll(/"CN=([^"]+) \(key id ([0-9A-F:]+)…\)"/g)]
+      expect(keys).toHaveLength(2)
+      expect(keys.map((k) => k[1])).toEqual([pki.ca.cn, pki.ca.cn])
+      expect(keys[0]![2]).not.toBe(keys[1]![2])
     })
   })
 
@@ -176,6 +197,18 @@ describe('valkey-tls check on a 3x2 tls-cluster cluster', () => {
       expect(code).toBe(6)
     } finally {
       victim.signal('SIGCONT')
+    }
+  })
+
+  it('--nodes: each node asked for its own role and bus port, so roles and bus checks are kept', async () => {
+    const list = cluster.nodes.map((n) => `127.0.0.1:${n.port}`).join(',')
+    const {code, json} = await check(['--nodes', list, '--cacert', pki.caCert, '--cert', alice.cert, '--key', alice.key])
+    expect(code).toBe(0)
+    const roles = json.nodes.map((n) => n.role).sort()
+    expect(roles).toEqual(['primary', 'primary', 'primary', 'replica', 'replica', 'replica'])
+    for (const node of cluster.nodes) {
+      const n = json.nodes.find((x) => x.address === `127.0.0.1:${node.port}`)!
+      expect(n.bus, n.address).toMatchObject({port: node.clusterPort, ok: true})
     }
   })
 

@@ -1,7 +1,10 @@
+import {constants} from 'node:os'
+
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
 import {ValkeyTlsError} from '../../errors.js'
+import {InterruptedError} from '../../fsutil/write.js'
 import {DEFAULT_CLIENT, type GenerateResult} from '../../pki/generate-set.js'
 import {DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType} from '../../pki/key-types.js'
 import {parseClientUri, parseSan} from '../../pki/names.js'
@@ -12,7 +15,7 @@ export default class CertsGen extends BaseCommand {
 
   static override description = `Writes ca.crt, ca.key, server.crt, server.key, client.crt and client.key into --out, plus <name>.crt and <name>.key for every --client NAME (CN = NAME, so that "tls-auth-clients-user CN" logs it in as user NAME). The server certificate covers localhost, 127.0.0.1, ::1 and every --san, and carries both serverAuth and clientAuth because Valkey also presents it on cluster-bus and replication links. With --ca-cert and --ca-key the certificates are signed by that CA instead of a new one (its key is not copied).
 
-Private keys are written with mode 0600; every file is written to a temporary file and renamed into place; existing files are never replaced unless --force is given: without it, if any target exists, nothing at all is written. Afterwards it prints the valkey.conf lines and the ACL SETUSER commands that make the client certificates log in as their users.
+All or nothing: every value is checked first (a usage error writes nothing and creates no folder); every file is written to a temporary file in --out (private keys with mode 0600), then renamed into place. Existing files are never replaced unless --force is given: without it, if any target exists, nothing at all is written. With --force, the previous files are kept aside until every new one is in place, and put back if any step fails or the run is interrupted (SIGINT, SIGTERM: it then says so in one line and ends by that signal), with no temporary files left behind. Afterwards it prints the valkey.conf lines and the ACL SETUSER commands that make the client certificates log in as their users.
 
 Run on a terminal with no flags, it asks its questions; it never asks with --yes, --json, or when standard input is not a terminal.`
 
@@ -27,17 +30,19 @@ Run on a terminal with no flags, it asks its questions; it never asks with --yes
   static override flags = {
     out: Flags.string({char: 'o', summary: 'Folder to write the files into (created if missing).', default: './tls'}),
     'key-type': Flags.option({summary: 'Key type of every generated key.', options: KEY_TYPES, default: DEFAULT_KEY_TYPE})(),
-    days: Flags.integer({summary: 'Validity of the server and client certificates, in days.', default: 365, min: 1}),
-    'ca-days': Flags.integer({summary: 'Validity of a newly generated CA, in days.', default: 3650, min: 1}),
-    san: Flags.string({summary: 'Extra server subjectAltName: a DNS name or an IP address (DNS:/IP: prefixes accepted). Repeatable.', multiple: true}),
+    days: Flags.integer({summary: 'Validity of the server and client certificates, in days (at most 36500). Longer than the CA (--ca-days, or what is left of --ca-cert) is refused, not shortened.', default: 365, min: 1}),
+    'ca-days': Flags.integer({summary: 'Validity of a newly generated CA, in days (at most 36500).', default: 3650, min: 1}),
+    san: Flags.string({summary: 'Extra server subjectAltName: a DNS name or an IP address (DNS:/IP: prefixes accepted; no IPv6 zone such as %eth0). Repeatable.', multiple: true}),
     client: Flags.string({summary: `Also make a client certificate <NAME>.crt with CN=NAME (besides ${DEFAULT_CLIENT}.crt). Repeatable.`, multiple: true}),
-    'client-uri': Flags.string({summary: `Add a URI subjectAltName to a client certificate: NAME=URI, or just URI for ${DEFAULT_CLIENT}.crt. Repeatable.`, multiple: true}),
-    org: Flags.string({summary: 'Organization (O=) to put in every certificate subject.'}),
+    'client-uri': Flags.string({summary: `Add a URI subjectAltName (printable ASCII) to a client certificate: NAME=URI, or just URI for ${DEFAULT_CLIENT}.crt. Repeatable.`, multiple: true}),
+    org: Flags.string({summary: 'Organization (O=) to put in every certificate subject: at most 64 characters, no control characters.'}),
     'ca-cert': Flags.string({summary: 'Sign with this existing CA certificate (PEM) instead of generating a CA.', dependsOn: ['ca-key']}),
     'ca-key': Flags.string({summary: 'Private key (PEM, unencrypted) of --ca-cert.', dependsOn: ['ca-cert']}),
     force: Flags.boolean({summary: 'Replace existing files in --out.', default: false}),
     yes: Flags.boolean({char: 'y', summary: 'Do not ask questions; use the flags and defaults.', default: false}),
   }
+
+  private interrupts?: ReturnType<typeof catchInterrupts>
 
   async run(): Promise<GenerateResult> {
     const {flags} = await this.parse(CertsGen)
@@ -57,6 +62,8 @@ Run on a terminal with no flags, it asks its questions; it never asks with --yes
       overwrite = answers.overwrite
     }
 
+    // Caught while the files are written; after an interrupt, until its message is out (see catch()).
+    this.interrupts = catchInterrupts()
     const result = await generateCertificateSet({
       ...options,
       caDays: flags['ca-days'],
@@ -65,11 +72,46 @@ Run on a terminal with no flags, it asks its questions; it never asks with --yes
       organization: flags.org,
       ca: flags['ca-cert'] && flags['ca-key'] ? {certPath: flags['ca-cert'], keyPath: flags['ca-key']} : undefined,
       overwrite,
+      signal: this.interrupts.signal,
     })
+    this.interrupts.release()
     if (!this.jsonEnabled()) {
       for (const warning of result.warnings) this.warn(warning)
       this.log(renderGenResult(result))
     }
     return result
+  }
+
+  /** After an interrupted run is rolled back: say so in one line, then die of the same signal, as shells expect. */
+  protected override async catch(error: Error & {oclif?: {exit?: number}}): Promise<void> {
+    if (!(error instanceof InterruptedError)) {
+      this.interrupts?.release()
+      return super.catch(error)
+    }
+    const number = constants.signals[error.signalName as NodeJS.Signals]
+    const exitCode = number ? 128 + number : 1
+    if (this.jsonEnabled()) this.logJson({error: {code: 'interrupted', message: error.message, exitCode}})
+    else this.logToStderr(`Error: ${error.message}`)
+    this.interrupts?.release()
+    if (number) process.kill(process.pid, error.signalName)
+    this.exit(exitCode) // only if the signal did not end the process
+  }
+}
+
+/**
+ * Until released, SIGINT and SIGTERM abort `signal` (reason: the signal's name) instead of ending the
+ * process, so that --out can be put back as it was; more of them meanwhile change nothing.
+ */
+function catchInterrupts(): {signal: AbortSignal; release(): void} {
+  const controller = new AbortController()
+  const onSignal = (name: NodeJS.Signals) => controller.abort(name)
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  return {
+    signal: controller.signal,
+    release() {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    },
   }
 }

@@ -13,7 +13,7 @@ export default class CertsVerify extends BaseCommand {
 
 Then the handshakes it must survive are rehearsed in-process with OpenSSL, nothing on the network: served to a client that verifies with --cacert (OpenSSL's purpose check for a server certificate: extendedKeyUsage, keyUsage, CA flags and dates of the whole chain, no partial chains), and presented to a server that verifies with --cacert (the purpose check for a client certificate). A Valkey server presents its server certificate as the client certificate of cluster-bus and replication links, so both are checked by default (--purpose). Each --host must be named by the certificate, as OpenSSL matches names.
 
-Valkey before 9.1 and Redis load an expired or not-yet-valid certificate through CONFIG SET without complaint, after which every new client fails: this refuses it. Exit ${ExitCode.ok} when every check passes, ${ExitCode.refused} when one fails (each failure is listed), ${ExitCode.input} when a file cannot be read or parsed.`
+Valkey before 9.1 and Redis load an expired or not-yet-valid certificate through CONFIG SET without complaint, after which every new client fails: this refuses it. Exit ${ExitCode.ok} when every check passes, ${ExitCode.refused} when one fails (each failure is listed; a key that cannot be opened is one), ${ExitCode.input} when a file cannot be read or a certificate cannot be parsed.`
 
   static override examples = [
     {description: 'Before copying renewed files into place.', command: '<%= config.bin %> <%= command.id %> new/server.crt --key new/server.key --cacert /etc/valkey/ca.crt --host valkey-1.example.com --host 10.0.0.5'},
@@ -21,7 +21,7 @@ Valkey before 9.1 and Redis load an expired or not-yet-valid certificate through
   ]
 
   static override args = {
-    file: Args.string({name: 'CERT', description: 'Certificate file (PEM): the certificate first, then any intermediates (or --cert).'}),
+    cert: Args.string({description: 'Certificate file (PEM): the certificate first, then any intermediates (or --cert).'}),
   }
 
   static override flags = {
@@ -36,8 +36,8 @@ Valkey before 9.1 and Redis load an expired or not-yet-valid certificate through
   async run(): Promise<VerifyResult> {
     const {args, flags} = await this.parse(CertsVerify)
     const {verifyCertificate} = await import('../../pki/verify.js')
-    if (args.file !== undefined && flags.cert !== undefined && args.file !== flags.cert) throw usageError('give the certificate once: as the argument or as --cert')
-    const certPath = args.file ?? flags.cert
+    if (args.cert !== undefined && flags.cert !== undefined && args.cert !== flags.cert) throw usageError('give the certificate once: as the argument or as --cert')
+    const certPath = args.cert ?? flags.cert
     if (certPath === undefined) throw usageError('which certificate? Give it as the argument (certs verify server.crt) or as --cert')
     const [certPem, keyPem, caPem] = await Promise.all([
       readInputFile(certPath, 'certificate'),

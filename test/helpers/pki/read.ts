@@ -33,6 +33,7 @@ export function servedOf(cert: X509Certificate): ServedCertificate {
     fingerprint256: cert.fingerprint256,
     caName: cert.issuer.replace(/\n/g, ', '),
     caFingerprint256: null,
+    caKeyId: null,
   }
 }
 

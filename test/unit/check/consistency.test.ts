@@ -8,6 +8,17 @@ const cluster = (n: number, overrides: (i: number) => Parameters<typeof makeNode
   Array.from({length: n}, (_, i) => makeNode({host: `10.0.0.${i + 1}`, ...overrides(i)}))
 
 describe('findInconsistencies', () => {
+  it('tells two CAs with the same name apart by their key (certs gen names every test CA alike)', () => {
+    const nodes = [
+      makeNode({host: '10.0.0.1', caKeyId: 'AA:AA:AA:AA:AA:AA:AA:AA:AA:AA'}),
+      makeNode({host: '10.0.0.2', caKeyId: 'AA:AA:AA:AA:AA:AA:AA:AA:AA:AA'}),
+      makeNode({host: '10.0.0.3', caKeyId: 'BB:BB:BB:BB:BB:BB:BB:BB:BB:BB'}),
+    ]
+    expect(findInconsistencies(nodes)).toEqual(['different CAs: "CN=Test CA (key id AA:AA:AA:AA:AA:AA:AA:AA…)" on 10.0.0.1:6379, 10.0.0.2:6379; "CN=Test CA (key id BB:BB:BB:BB:BB:BB:BB:BB…)" on 10.0.0.3:6379'])
+    // The same key everywhere is one CA, whatever else differs.
+    expect(findInconsistencies(nodes.slice(0, 2))).toEqual([])
+  })
+
   it('finds nothing when every node agrees (and nothing for no nodes or one node)', () => {
     expect(findInconsistencies(cluster(6))).toEqual([])
     expect(findInconsistencies([])).toEqual([])

@@ -16,9 +16,11 @@ export function makePort(overrides: Partial<PortResult> = {}): PortResult {
     issuer: 'CN=Test CA',
     ca: 'CN=Test CA',
     caFingerprint256: null,
+    caKeyId: null,
     notAfter: '2030-01-01T00:00:00.000Z',
     daysLeft: 365,
     fingerprint256: 'AA:BB',
+    reason: null,
     ...overrides,
   }
 }
@@ -48,6 +50,8 @@ export function makeNode(overrides: Partial<NodeResult> = {}): NodeResult {
     clientCertRequired: true,
     user: null,
     settings: makeSettings(),
+    loaded: null,
+    aclDeniedTlsCert: null,
     bus: null,
     ...overrides,
   }

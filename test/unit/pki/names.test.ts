@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {checkClientName, checkUri, mergeSans, parseClientUri, parseSan} from '../../../src/pki/names.js'
+import {checkClientName, checkOrganization, checkUri, mergeSans, parseClientUri, parseSan} from '../../../src/pki/names.js'
 
 describe('parseSan', () => {
   it.each([
@@ -13,6 +13,10 @@ describe('parseSan', () => {
     ['node1', {type: 'dns', value: 'node1'}],
   ])('accepts %s', (raw, expected) => {
     expect(parseSan(raw)).toEqual(expected)
+  })
+
+  it.each(['fe80::1%eth0', 'IP:fe80::1%eth0', '[fe80::1%25eth0]', 'IP:[fe80::1%1]', '::ffff:1.2.3.4%x', 'fe80::1%'])('rejects %j (an IPv6 zone, or a stray %) with a usage error naming --san', (raw) => {
+    expect(() => parseSan(raw)).toThrow(expect.objectContaining({kind: 'usage', message: expect.stringContaining(`invalid --san "${raw}"`)}))
   })
 
   it.each(['', 'bad name', 'a..b', '-lead.example', 'IP:300.1.1.1', 'IP:host', '*.com', 'x'.repeat(64) + '.com', 'under_score.com'])('rejects %j with a usage error', (raw) => {
@@ -53,5 +57,19 @@ describe('client names and URIs', () => {
 
   it('rejects URIs without a scheme', () => {
     expect(() => checkUri('/just/a/path')).toThrow(/not a URI/)
+  })
+
+  it.each(['urn:café', 'urn:a\u0001b', 'urn:a\u007Fb', 'spiffe://x/a\tb'])('rejects %j: a URI SAN is an IA5String, printable ASCII only', (raw) => {
+    expect(() => checkUri(raw)).toThrow(expect.objectContaining({kind: 'usage', message: expect.stringMatching(/printable ASCII/)}))
+  })
+})
+
+describe('checkOrganization', () => {
+  it('accepts up to 64 characters of any script', () => {
+    for (const org of ['Acme, Inc.', 'Société Générale', 'x'.repeat(64), '株式会社'.repeat(16)]) expect(checkOrganization(org)).toBe(org)
+  })
+
+  it.each(['a\nb', 'Acme\u001B[31m', 'a\u0085b', 'x'.repeat(65)])('rejects %j', (org) => {
+    expect(() => checkOrganization(org)).toThrow(expect.objectContaining({kind: 'usage', message: expect.stringContaining('--org')}))
   })
 })

@@ -105,7 +105,8 @@ function parseExposition(text: string): Exposition {
     out.samples.push({name, labels, value: Number(parts![1] === 'Inf' || parts![1] === '+Inf' ? Infinity : parts![1] === '-Inf' ? -Infinity : parts![1])})
   })
   for (const s of out.samples) {
-    if (out.type.get(s.name) !== 'gauge') throw new Error(`${s.name}: no "# TYPE ${s.name} gauge"`)
+    const type = out.type.get(s.name)
+    if (type !== 'gauge' && !(type === 'counter' && s.name.endsWith('_total'))) throw new Error(`${s.name}: no "# TYPE ${s.name} gauge" (or counter, named _total)`)
     if (!out.help.has(s.name)) throw new Error(`${s.name}: no HELP`)
   }
   for (const name of [...out.help.keys(), ...out.type.keys()]) {
@@ -139,95 +140,113 @@ describe('the strict parser itself', () => {
 })
 
 describe('renderPrometheus', () => {
-  const ok = makeNode({host: '10.0.0.1', port: 6379, role: 'primary', handshakeMs: 3.25, clientCertRequired: true, bus: makePort({port: 16_379, handshakeMs: 1.5, notAfter: '2031-06-30T12:00:00.000Z'})})
-  const busFailed = makeNode({host: '10.0.0.2', port: 6380, role: 'replica', handshakeMs: 12, clientCertRequired: false, notAfter: '2029-03-01T00:00:00.000Z', bus: makePort({port: 16_380, ok: false, error: 'connection refused', handshakeMs: null, notAfter: null})})
-  const failed = makeFailedNode({host: '10.0.0.3', port: 6381, role: 'unknown'})
-  const report = makeReport([ok, busFailed, failed], {findings: ['different CAs: ...'], summary: {nodes: 3, ok: 1, warning: 1, failed: 1, findings: 1, durationMs: 2500}})
+  const ok = makeNode({host: '10.0.0.1', port: 6379, role: 'primary', id: 'a'.repeat(40), handshakeMs: 3.25, clientCertRequired: true, bus: makePort({port: 16_379, handshakeMs: 1.5, notAfter: '2031-06-30T12:00:00.000Z'}),
+    loaded: {server: '2030-01-01T00:00:00.000Z', client: null, ca: '2035-01-01T00:00:00.000Z'}, aclDeniedTlsCert: 4})
+  const busFailed = makeNode({host: '10.0.0.2', port: 6380, role: 'replica', handshakeMs: 12, clientCertRequired: false, notAfter: '2029-03-01T00:00:00.000Z', ok: false, status: 'failed',
+    error: 'cluster bus port 16380: connection refused', reason: 'refused', bus: makePort({port: 16_380, ok: false, error: 'connection refused', reason: 'refused', handshakeMs: null, notAfter: null})})
+  const failed = makeFailedNode({host: '10.0.0.3', port: 6381, role: 'unknown', reason: 'timeout'})
+  const report = makeReport([ok, busFailed, failed], {findings: ['different CAs: ...'], summary: {nodes: 3, ok: 1, warning: 0, failed: 2, findings: 1, durationMs: 2500}})
   const text = renderPrometheus(report)
   const e = parseExposition(text)
+  const one = (name: string, labels: Record<string, string> = {}) => find(e, name, labels).map((s) => s.value)
 
-  it('is valid exposition format with one HELP and one TYPE gauge per family, in a fixed order', () => {
+  it('is valid exposition format with one HELP and one TYPE per family, in a fixed order', () => {
     expect([...e.type.keys()]).toEqual([
-      'valkey_tls_check_success',
-      'valkey_tls_handshake_duration_seconds',
-      'valkey_tls_cert_not_after_timestamp_seconds',
-      'valkey_tls_client_cert_required',
-      'valkey_tls_check_nodes',
-      'valkey_tls_check_findings',
-      'valkey_tls_check_duration_seconds',
+      'valkey_tls_probe_success', 'valkey_tls_discovery_success', 'valkey_tls_probe_duration_seconds', 'valkey_tls_nodes', 'valkey_tls_findings',
+      'valkey_tls_node_info', 'valkey_tls_port_success', 'valkey_tls_port_failure_info', 'valkey_tls_handshake_duration_seconds',
+      'valkey_tls_cert_not_after_timestamp_seconds', 'valkey_tls_client_cert_required', 'valkey_tls_node_warnings',
+      'valkey_tls_loaded_cert_not_after_timestamp_seconds', 'valkey_tls_acl_access_denied_tls_cert_total',
     ])
-    expect(text.match(/^# HELP /gm)).toHaveLength(7)
-    expect(text.match(/^# TYPE \S+ gauge$/gm)).toHaveLength(7)
+    expect(text.match(/^# HELP /gm)).toHaveLength(14)
+    expect(e.type.get('valkey_tls_acl_access_denied_tls_cert_total')).toBe('counter')
     for (const s of e.samples) expect(s.name).toMatch(METRIC_NAME)
   })
 
-  it('has one success sample per client port and per bus port, with its labels', () => {
-    expect(find(e, 'valkey_tls_check_success')).toEqual([
-      {name: 'valkey_tls_check_success', labels: {address: '10.0.0.1:6379', node: '10.0.0.1:6379', role: 'primary', port_type: 'client'}, value: 1},
-      {name: 'valkey_tls_check_success', labels: {address: '10.0.0.1:16379', node: '10.0.0.1:6379', role: 'primary', port_type: 'bus'}, value: 1},
-      {name: 'valkey_tls_check_success', labels: {address: '10.0.0.2:6380', node: '10.0.0.2:6380', role: 'replica', port_type: 'client'}, value: 1},
-      {name: 'valkey_tls_check_success', labels: {address: '10.0.0.2:16380', node: '10.0.0.2:6380', role: 'replica', port_type: 'bus'}, value: 0},
-      {name: 'valkey_tls_check_success', labels: {address: '10.0.0.3:6381', node: '10.0.0.3:6381', role: 'unknown', port_type: 'client'}, value: 0},
+  it('probe success is 1 only when discovery worked and every node passed (warnings pass)', () => {
+    expect(one('valkey_tls_probe_success')).toEqual([0])
+    expect(one('valkey_tls_discovery_success')).toEqual([1])
+    const warned = makeNode({status: 'warning', warnings: ['certificate expires in 3 days']})
+    const good = parseExposition(renderPrometheus(makeReport([warned])))
+    expect(find(good, 'valkey_tls_probe_success').map((s) => s.value)).toEqual([1])
+    expect(find(good, 'valkey_tls_node_warnings').map((s) => s.value)).toEqual([1])
+    // A refused discovery (only the seed checked, and it passed) is a failed probe in every output.
+    const seedOnly = makeReport([makeNode()], {discovery: {mode: 'seed-only', method: null, seed: '10.0.0.1:6379', error: '10.0.0.1:6379: the server requires a client certificate', errorKind: 'auth'}})
+    const refused = parseExposition(renderPrometheus(seedOnly))
+    expect(find(refused, 'valkey_tls_probe_success').map((s) => s.value)).toEqual([0])
+    expect(find(refused, 'valkey_tls_discovery_success').map((s) => s.value)).toEqual([0])
+  })
+
+  it('labels are node and port type only; the role is an info metric of its own (stable across failovers)', () => {
+    expect(find(e, 'valkey_tls_port_success').map((s) => [s.labels, s.value])).toEqual([
+      [{node: '10.0.0.1:6379', port_type: 'client'}, 1],
+      [{node: '10.0.0.1:6379', port_type: 'bus'}, 1],
+      [{node: '10.0.0.2:6380', port_type: 'client'}, 1], // its bus failed, not its client port
+      [{node: '10.0.0.2:6380', port_type: 'bus'}, 0],
+      [{node: '10.0.0.3:6381', port_type: 'client'}, 0],
+    ])
+    expect(find(e, 'valkey_tls_node_info').map((s) => s.labels)).toEqual([
+      {node: '10.0.0.1:6379', role: 'primary', id: 'a'.repeat(40)}, {node: '10.0.0.2:6380', role: 'replica', id: ''}, {node: '10.0.0.3:6381', role: 'unknown', id: ''},
+    ])
+  })
+
+  it('says why each failed port failed', () => {
+    expect(find(e, 'valkey_tls_port_failure_info').map((s) => [s.labels, s.value])).toEqual([
+      [{node: '10.0.0.2:6380', port_type: 'bus', reason: 'refused'}, 1],
+      [{node: '10.0.0.3:6381', port_type: 'client', reason: 'timeout'}, 1],
     ])
   })
 
   it('gives handshake durations in seconds, and none for a port without a handshake', () => {
-    expect(find(e, 'valkey_tls_handshake_duration_seconds').map((s) => [s.labels.address, s.value])).toEqual([
-      ['10.0.0.1:6379', 0.003_25],
-      ['10.0.0.1:16379', 0.0015],
-      ['10.0.0.2:6380', 0.012],
+    expect(find(e, 'valkey_tls_handshake_duration_seconds').map((s) => [s.labels.node, s.labels.port_type, s.value])).toEqual([
+      ['10.0.0.1:6379', 'client', 0.003_25], ['10.0.0.1:6379', 'bus', 0.0015], ['10.0.0.2:6380', 'client', 0.012],
     ])
   })
 
-  it('gives not-after as Unix seconds, equal to Date.parse(notAfter) / 1000', () => {
+  it('gives not-after as Unix seconds whenever a certificate was served, verified or not', () => {
     const samples = find(e, 'valkey_tls_cert_not_after_timestamp_seconds')
-    expect(samples.map((s) => [s.labels.address, s.value])).toEqual([
-      ['10.0.0.1:6379', Date.parse(ok.notAfter!) / 1000],
-      ['10.0.0.1:16379', Date.parse('2031-06-30T12:00:00.000Z') / 1000],
-      ['10.0.0.2:6380', Date.parse('2029-03-01T00:00:00.000Z') / 1000],
+    expect(samples.map((s) => [s.labels.node, s.labels.port_type, s.value])).toEqual([
+      ['10.0.0.1:6379', 'client', Date.parse(ok.notAfter!) / 1000],
+      ['10.0.0.1:6379', 'bus', Date.parse('2031-06-30T12:00:00.000Z') / 1000],
+      ['10.0.0.2:6380', 'client', Date.parse('2029-03-01T00:00:00.000Z') / 1000],
     ])
     expect(samples[0]!.value).toBe(1_893_456_000)
+    const untrusted = makeNode({ok: false, status: 'failed', error: 'certificate expired on 2020-01-01T00:00:00.000Z', reason: 'expired', notAfter: '2020-01-01T00:00:00.000Z'})
+    expect(find(parseExposition(renderPrometheus(makeReport([untrusted]))), 'valkey_tls_cert_not_after_timestamp_seconds').map((s) => s.value)).toEqual([1_577_836_800])
+  })
+
+  it('what the node says it loaded, and the refused-certificate counter, where the node has them', () => {
+    expect(find(e, 'valkey_tls_loaded_cert_not_after_timestamp_seconds').map((s) => [s.labels.node, s.labels.cert, s.value])).toEqual([
+      ['10.0.0.1:6379', 'server', 1_893_456_000], ['10.0.0.1:6379', 'ca', Date.parse('2035-01-01T00:00:00.000Z') / 1000],
+    ])
+    expect(find(e, 'valkey_tls_acl_access_denied_tls_cert_total').map((s) => [s.labels.node, s.value])).toEqual([['10.0.0.1:6379', 4]])
   })
 
   it('says whether a client certificate is required only where it is known', () => {
-    expect(find(e, 'valkey_tls_client_cert_required').map((s) => [s.labels.address, s.labels.port_type, s.value])).toEqual([
-      ['10.0.0.1:6379', 'client', 1],
-      ['10.0.0.2:6380', 'client', 0],
-    ])
+    expect(find(e, 'valkey_tls_client_cert_required').map((s) => [s.labels.node, s.value])).toEqual([['10.0.0.1:6379', 1], ['10.0.0.2:6380', 0]])
   })
 
-  it('ends with the run totals', () => {
-    expect(find(e, 'valkey_tls_check_nodes').map((s) => [s.labels, s.value])).toEqual([[{status: 'ok'}, 1], [{status: 'warning'}, 1], [{status: 'failed'}, 1]])
-    expect(find(e, 'valkey_tls_check_findings')).toEqual([{name: 'valkey_tls_check_findings', labels: {}, value: 1}])
-    expect(find(e, 'valkey_tls_check_duration_seconds')[0]!.value).toBe(2.5)
-    expect(text.endsWith('# TYPE valkey_tls_check_duration_seconds gauge\nvalkey_tls_check_duration_seconds 2.5\n')).toBe(true)
-  })
-
-  it('gives a node that passed with warnings success 1, and one with a failed bus success 0 on its client port', () => {
-    const warned = makeNode({status: 'warning', warnings: ['certificate expires in 3 days']})
-    const busDown = makeNode({host: '10.0.0.4', ok: false, status: 'failed', error: 'cluster bus port 16379: refused', bus: makePort({port: 16_379, ok: false, error: 'refused'})})
-    const samples = find(parseExposition(renderPrometheus(makeReport([warned, busDown]))), 'valkey_tls_check_success')
-    expect(samples.map((s) => [s.labels.address, s.value])).toEqual([['10.0.0.1:6379', 1], ['10.0.0.4:6379', 0], ['10.0.0.4:16379', 0]])
+  it('has the run totals', () => {
+    expect(find(e, 'valkey_tls_nodes').map((s) => [s.labels, s.value])).toEqual([[{status: 'ok'}, 1], [{status: 'warning'}, 0], [{status: 'failed'}, 2]])
+    expect(one('valkey_tls_findings')).toEqual([1])
+    expect(one('valkey_tls_probe_duration_seconds')).toEqual([2.5])
   })
 
   it('omits families without samples', () => {
-    const only = renderPrometheus(makeReport([makeFailedNode()]))
-    const parsed = parseExposition(only)
-    expect([...parsed.type.keys()]).toEqual(['valkey_tls_check_success', 'valkey_tls_check_nodes', 'valkey_tls_check_findings', 'valkey_tls_check_duration_seconds'])
-    expect(only).not.toContain('handshake_duration')
-    expect(only).not.toContain('not_after')
-    expect(only).not.toContain('client_cert_required')
+    const only = parseExposition(renderPrometheus(makeReport([makeFailedNode()])))
+    expect([...only.type.keys()]).not.toContain('valkey_tls_handshake_duration_seconds')
+    expect([...only.type.keys()]).not.toContain('valkey_tls_cert_not_after_timestamp_seconds')
+    expect([...only.type.keys()]).not.toContain('valkey_tls_client_cert_required')
     expect(parseExposition(renderPrometheus(makeReport([]))).samples.map((s) => s.name)).toEqual([
-      'valkey_tls_check_nodes', 'valkey_tls_check_nodes', 'valkey_tls_check_nodes', 'valkey_tls_check_findings', 'valkey_tls_check_duration_seconds',
+      'valkey_tls_probe_success', 'valkey_tls_discovery_success', 'valkey_tls_probe_duration_seconds', 'valkey_tls_nodes', 'valkey_tls_nodes', 'valkey_tls_nodes', 'valkey_tls_findings',
     ])
   })
 
   it('escapes backslash, double quote and newline in label values', () => {
-    const odd = makeNode({host: 'a\\b"c\nd', address: 'x\\"\ny', bus: null})
+    const odd = makeNode({address: 'x\\"\ny', bus: null})
     const out = renderPrometheus(makeReport([odd]))
-    expect(out).toContain('address="a\\\\b\\"c\\nd:6379",node="x\\\\\\"\\ny"')
-    const [success] = find(parseExposition(out), 'valkey_tls_check_success')
-    expect(success!.labels).toEqual({address: 'a\\b"c\nd:6379', node: 'x\\"\ny', role: 'primary', port_type: 'client'})
+    expect(out).toContain('node="x\\\\\\"\\ny"')
+    const [success] = find(parseExposition(out), 'valkey_tls_port_success')
+    expect(success!.labels).toEqual({node: 'x\\"\ny', port_type: 'client'})
   })
 
   it('writes NaN for a not-after it cannot parse, still valid', () => {
@@ -236,11 +255,8 @@ describe('renderPrometheus', () => {
     expect(() => parseExposition(out)).not.toThrow()
   })
 
-  // BUG: the address label is `${host}:${port}` without brackets, so an IPv6 node's bus port is
-  // "::1:16379" while its node label is "[::1]:6379" (formatAddress). Flip to it() once fixed.
-  it('writes IPv6 addresses in brackets in the address label (known bug)', () => {
+  it('names IPv6 nodes in brackets', () => {
     const v6 = makeNode({host: '::1', port: 6379, bus: makePort({port: 16_379})})
-    const samples = find(parseExposition(renderPrometheus(makeReport([v6]))), 'valkey_tls_check_success')
-    expect(samples.map((s) => [s.labels.node, s.labels.address])).toEqual([['[::1]:6379', '[::1]:6379'], ['[::1]:6379', '[::1]:16379']])
+    expect(find(parseExposition(renderPrometheus(makeReport([v6]))), 'valkey_tls_port_success').map((s) => s.labels.node)).toEqual(['[::1]:6379', '[::1]:6379'])
   })
 })

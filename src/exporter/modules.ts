@@ -1,0 +1,124 @@
+import {inputError} from '../errors.js'
+import {type ConnectionFlagValues, resolveConnection} from '../flags/resolve.js'
+import {readInputFile} from '../fsutil/read.js'
+import {type ConnectOptions, type Endpoint, formatAddress} from '../transport/options.js'
+import {COMMAND_LINE_MODULE, type ExporterConfig, type ModuleConfig, type PasswordSource} from './config.js'
+
+/**
+ * A module ready to probe with: file paths (read again at every probe, so renewed client certificates
+ * and rotated passwords are picked up without a restart), where the password comes from, and the
+ * probe's bounds. The command line's module holds a password it already has (from the environment or
+ * --askpass) in memory; config modules name a variable or a file.
+ */
+export interface ProbeModule {
+  name: string
+  cacert?: string
+  cert?: string
+  key?: string
+  sni?: string
+  insecure: boolean
+  user?: string
+  password: PasswordSource | {kind: 'value'; value: string}
+  /** Seconds for the TLS handshake and each reply. */
+  timeout: number
+  /** Most a probe may take; the scrape timeout may make it shorter. */
+  deadlineMs: number
+  warnDays: number
+  concurrency: number
+  /** Targets are Sentinels (discovery from SENTINEL MASTERS). */
+  sentinel: boolean
+}
+
+/** The command line's settings: connection flags (resolved once, at start) and the probe flags. */
+export interface CommandLineDefaults {
+  flags: Omit<ConnectionFlagValues, 'host' | 'port' | 'askpass'>
+  /** The password resolveConnection found for the flags (environment or --askpass), if any. */
+  password?: string
+  deadlineMs: number
+  warnDays: number
+  concurrency: number
+}
+
+/** Every module by name: the command line's as `default`, then the config file's, each over the defaults. */
+export function buildModules(defaults: CommandLineDefaults, config: ExporterConfig | undefined): Map<string, ProbeModule> {
+  const {flags} = defaults
+  const base: ProbeModule = {
+    name: COMMAND_LINE_MODULE,
+    cacert: flags.cacert,
+    cert: flags.cert,
+    key: flags.key,
+    sni: flags.sni,
+    insecure: flags.insecure,
+    user: flags.user,
+    password: defaults.password === undefined ? {kind: 'none'} : {kind: 'value', value: defaults.password},
+    timeout: flags.timeout,
+    deadlineMs: defaults.deadlineMs,
+    warnDays: defaults.warnDays,
+    concurrency: defaults.concurrency,
+    sentinel: false,
+  }
+  const modules = new Map<string, ProbeModule>([[base.name, base]])
+  for (const [name, module] of config?.modules ?? []) modules.set(name, overlay(base, name, module))
+  return modules
+}
+
+function overlay(base: ProbeModule, name: string, module: ModuleConfig): ProbeModule {
+  const pick = <T>(own: T | null | undefined, inherited: T | undefined): T | undefined => (own === undefined ? inherited : own ?? undefined)
+  return {
+    name,
+    cacert: pick(module.cacert, base.cacert),
+    cert: pick(module.cert, base.cert),
+    key: pick(module.key, base.key),
+    sni: pick(module.sni, base.sni),
+    insecure: module.insecure ?? base.insecure,
+    user: module.auth ? module.auth.user : base.user,
+    password: module.auth ? module.auth.password : base.password,
+    timeout: module.timeout ?? base.timeout,
+    deadlineMs: module.deadline === undefined ? base.deadlineMs : Math.round(module.deadline * 1000),
+    warnDays: module.warnDays ?? base.warnDays,
+    concurrency: module.concurrency ?? base.concurrency,
+    sentinel: module.sentinel ?? base.sentinel,
+  }
+}
+
+/**
+ * The connection options of one probe: the module's files read now (through resolveConnection, as every
+ * command does), its own credentials, the target as the seed. Throws an input error naming the module
+ * when a file or the password cannot be had; never includes the password in a message.
+ */
+export async function connectionFor(module: ProbeModule, target: Endpoint): Promise<ConnectOptions> {
+  try {
+    const resolved = await resolveConnection({
+      host: target.host, port: target.port, askpass: false, user: undefined,
+      cacert: module.cacert, cert: module.cert, key: module.key, sni: module.sni, insecure: module.insecure, timeout: module.timeout,
+    }, formatAddress(target))
+    return {...resolved, user: module.user, password: await passwordOf(module)}
+  } catch (error) {
+    throw inputError(`module ${module.name}: ${(error as Error).message}`, error)
+  }
+}
+
+async function passwordOf(module: ProbeModule): Promise<string | undefined> {
+  const source = module.password
+  switch (source.kind) {
+    case 'none': return undefined
+    case 'value': return source.value
+    case 'env': {
+      const value = process.env[source.name]
+      if (!value) throw inputError(`password_env ${source.name} is not set in the exporter's environment`)
+      return value
+    }
+    case 'file': {
+      // One line, as `echo secret > file` writes it: the final newline is not part of the password.
+      const value = (await readInputFile(source.path, 'password_file')).toString('utf8').replace(/\r?\n$/, '')
+      if (value === '') throw inputError(`password_file ${source.path} holds an empty password`)
+      return value
+    }
+  }
+}
+
+/** Warnings about a module worth printing at start (they are not errors). */
+export function moduleWarnings(module: ProbeModule): string[] {
+  // Targets come from whoever can reach /probe: unverified, a password goes to any server claiming to be one.
+  return module.insecure && module.password.kind !== 'none' ? [`module ${module.name}: insecure with a password sends the password to any server a probe names, unverified`] : []
+}
