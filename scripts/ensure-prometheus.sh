@@ -27,15 +27,6 @@ WRAPPER="$CACHE/bin/prometheus"
 # "prometheus, version 3.5.3+ds1 (branch: debian/sid, revision: 3.5.3+ds1-6)"
 VERSION_PREFIX='^prometheus, version '
 
-version_ok() {
-  local v="$1" major minor
-  [[ -n "$v" ]] || return 1
-  major="${v%%.*}"
-  minor="${v#*.}"; minor="${minor%%.*}"
-  [[ "$major" =~ ^[0-9]+$ && "$minor" =~ ^[0-9]+$ ]] || return 1
-  (( major > MIN_MAJOR || (major == MIN_MAJOR && minor >= MIN_MINOR) ))
-}
-
 # promtool_beside CMD: succeed when an executable promtool sits next to CMD.
 promtool_beside() {
   [[ -x "$(dirname "$1")/promtool" ]]

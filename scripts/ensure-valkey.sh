@@ -25,15 +25,6 @@ WRAPPER="$CACHE/bin/valkey-server"
 # "Valkey server v=9.1.2 sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=..."
 VERSION_PREFIX='.*[Vv]alkey server v='
 
-version_ok() {
-  local v="$1" major minor
-  [[ -n "$v" ]] || return 1
-  major="${v%%.*}"
-  minor="${v#*.}"; minor="${minor%%.*}"
-  [[ "$major" =~ ^[0-9]+$ && "$minor" =~ ^[0-9]+$ ]] || return 1
-  (( major > MIN_MAJOR || (major == MIN_MAJOR && minor >= MIN_MINOR) ))
-}
-
 # ---- a) explicit override -------------------------------------------------
 if override VALKEY_SERVER "valkey >= $MIN_VERSION"; then
   found "$cmd" "using VALKEY_SERVER=$cmd (v$v)"

@@ -249,3 +249,14 @@ EOF
 
   rm -rf "$S"
 }
+
+# version_ok V: whether version V ("9.1.2") is at least MIN_MAJOR.MIN_MINOR, which the sourcing script sets.
+# (ensure-redis7.sh defines its own: it wants one major version exactly.)
+version_ok() {
+  local v="$1" major minor
+  [[ -n "$v" ]] || return 1
+  major="${v%%.*}"
+  minor="${v#*.}"; minor="${minor%%.*}"
+  [[ "$major" =~ ^[0-9]+$ && "$minor" =~ ^[0-9]+$ ]] || return 1
+  (( major > MIN_MAJOR || (major == MIN_MAJOR && minor >= MIN_MINOR) ))
+}

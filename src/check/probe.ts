@@ -3,7 +3,7 @@ import type {TLSSocket} from 'node:tls'
 import type {NodeRole, NodeTarget} from '../cluster/discover.js'
 import {describe, type Failure, replyFailure, socketFailure, verifyFailure} from '../transport/errors.js'
 import {handshake, type HandshakeExtra, type HandshakeFailed, type HandshakeOk, type ServedCertificate} from '../transport/handshake.js'
-import {authCommand, type ConnectOptions, type Endpoint, formatAddress} from '../transport/options.js'
+import {authCommand, boundBy, type ConnectOptions, type Endpoint, formatAddress} from '../transport/options.js'
 import {parseInfo} from '../server/facts.js'
 import {type CommandOutcome, isErrorReply, refusedWithoutCertificate, type RespValue, sendCommand} from '../transport/resp.js'
 import {explainHandshake} from '../transport/session.js'
@@ -136,7 +136,7 @@ async function tracked(settings: ProbeScope, at: Endpoint, extra: HandshakeExtra
 }
 
 function explainFailure(failure: HandshakeFailed, at: Endpoint, settings: ProbeScope): Promise<Failure> {
-  return explainHandshake(failure, at, Math.max(1, Math.min(settings.connection.timeoutMs, (settings.deadline ?? Infinity) - Date.now())))
+  return explainHandshake(failure, at, boundBy(settings.connection.timeoutMs, settings.deadline))
 }
 
 /** A port's (or the node's) failure, in words and as a reason code; the node's exit kind follows it. */

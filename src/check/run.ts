@@ -1,7 +1,7 @@
 import type {TLSSocket} from 'node:tls'
 
 import type {NodeTarget} from '../cluster/discover.js'
-import {findTargets, type TargetDiscovery} from '../cluster/targets.js'
+import {failureKinds, findTargets, type TargetDiscovery} from '../cluster/targets.js'
 import type {ConnectOptions, Endpoint} from '../transport/options.js'
 import {runPool} from '../pool.js'
 import {findInconsistencies} from './consistency.js'
@@ -61,8 +61,5 @@ function timedOut(target: NodeTarget, deadlineMs: number): NodeResult {
   return {...emptyResult(target), error: `not finished within the overall deadline (${deadlineMs / 1000} s)`, reason: 'deadline'}
 }
 
-/** What kind each failure of a run was (discovery, failed nodes): for the exit code. */
-export function failureKinds(report: Pick<CheckReport, 'discovery' | 'nodes'>): Array<'auth' | 'server'> {
-  const discovery = report.discovery.error === null ? [] : [report.discovery.errorKind ?? 'server']
-  return [...discovery, ...report.nodes.filter((n) => n.status === 'failed').map((n) => n.errorKind ?? 'server')]
-}
+/** The failures of a run, for its exit code: discovery's, and each failed node's. */
+export const runFailures = (report: Pick<CheckReport, 'discovery' | 'nodes'>) => failureKinds(report.discovery, report.nodes.filter((n) => n.status === 'failed'))

@@ -50,3 +50,8 @@ export async function findTargets(request: TargetRequest): Promise<{discovery: T
       : {discovery: {mode: 'cluster', ...failed}, targets: []}
   }
 }
+
+/** What kind each failure was (discovery's, then each failed item's): auth (our credentials) or server. */
+export function failureKinds(discovery: TargetDiscovery, failed: Array<{errorKind?: 'auth' | 'server'}>): Array<'auth' | 'server'> {
+  return [...(discovery.error === null ? [] : [discovery.errorKind ?? 'server']), ...failed.map((f) => f.errorKind ?? 'server')]
+}

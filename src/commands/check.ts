@@ -34,7 +34,7 @@ Exit codes: ${ExitCode.ok} every node ok; ${ExitCode.warning} only warnings (exp
 
   async run(): Promise<CheckReport> {
     const {flags} = await this.parse(Check)
-    const [{parseNodeList}, {runCheck, failureKinds}, {renderPrometheus}, {resolveConnection}] = await Promise.all([import('../cluster/discover.js'), import('../check/run.js'), import('../report/prometheus.js'), import('../flags/resolve.js')])
+    const [{parseNodeList}, {runCheck, runFailures}, {renderPrometheus}, {resolveConnection}] = await Promise.all([import('../cluster/discover.js'), import('../check/run.js'), import('../report/prometheus.js'), import('../flags/resolve.js')])
     const format = this.jsonEnabled() ? 'json' : flags.format
     const connection = await resolveConnection(flags, 'the cluster')
     const progress = format === 'table' && process.stderr.isTTY ? (done: number, total: number) => {
@@ -55,7 +55,7 @@ Exit codes: ${ExitCode.ok} every node ok; ${ExitCode.warning} only warnings (exp
       await (await import('../fsutil/atomic.js')).replaceFile(flags.output, text)
     } else if (format !== 'json') this.log(format === 'prometheus' ? renderPrometheus(report).trimEnd() : renderCheckTable(report))
     else if (!this.jsonEnabled() || report.status !== 'ok') this.logJson(report) // else oclif prints what run() returns
-    if (report.status === 'failed') this.exit(failedRunExit(failureKinds(report)))
+    if (report.status === 'failed') this.exit(failedRunExit(runFailures(report)))
     if (report.status === 'warning') this.exit(ExitCode.warning)
     return report
   }

@@ -49,7 +49,7 @@ Per node: reloaded, unchanged, refused, failed, skipped (or would-reload with --
 
   async run(): Promise<ReloadReport> {
     const {flags} = await this.parse(Reload)
-    const [{parseNodeList}, {acquireLock}, {runReload, failureKinds}, {resolveConnection}] = await Promise.all([import('../cluster/discover.js'), import('../reload/lock.js'), import('../reload/run.js'), import('../flags/resolve.js')])
+    const [{parseNodeList}, {acquireLock}, {runReload, runFailures}, {resolveConnection}] = await Promise.all([import('../cluster/discover.js'), import('../reload/lock.js'), import('../reload/run.js'), import('../flags/resolve.js')])
     const nodes = flags.nodes ? parseNodeList(flags.nodes) : undefined
     const seed = await resolveConnection(flags, 'the nodes')
     const lock = flags['dry-run'] ? undefined : await acquireLock(flags['lock-file'] ?? defaultLockPath(), flags['lock-wait'] * 1000)
@@ -73,7 +73,7 @@ Per node: reloaded, unchanged, refused, failed, skipped (or would-reload with --
       const text = renderReload(report, {quiet: flags.quiet})
       if (text) this.log(text)
     } else if (report.status !== 'ok') this.logJson(report) // else oclif prints what run() returns
-    if (report.status === 'failed') this.exit(failedRunExit(failureKinds(report)))
+    if (report.status === 'failed') this.exit(failedRunExit(runFailures(report)))
     if (report.status === 'refused') this.exit(ExitCode.refused)
     if (report.status === 'warning') this.exit(ExitCode.warning)
     return report

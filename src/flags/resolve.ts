@@ -36,7 +36,8 @@ export function passwordFromEnvironment(env: NodeJS.ProcessEnv = process.env): s
  * files read and checked. No network yet.
  */
 export async function resolveConnection(flags: ConnectionFlagValues, forWhat?: string): Promise<ConnectOptions> {
-  if (flags.askpass && !(process.stdin.isTTY && process.stderr.isTTY)) throw usageError('--askpass needs a terminal to prompt on')
+  const terminal = Boolean(process.stdin.isTTY && process.stderr.isTTY)
+  if (flags.askpass && !terminal) throw usageError('--askpass needs a terminal to prompt on')
   const host = stripBrackets(flags.host ?? DEFAULT_HOST)
   if (host === '') throw usageError('--host must not be empty')
   if (flags.sni !== undefined && isIP(flags.sni)) throw usageError(`--sni must be a host name, not an IP address ("${flags.sni}"): IP addresses are matched without SNI`)
@@ -45,7 +46,6 @@ export async function resolveConnection(flags: ConnectionFlagValues, forWhat?: s
   const ca = caFile && certificatesPem(caFile, `--cacert ${flags.cacert}`)
   const cert = certFile && certificatesPem(certFile, `--cert ${flags.cert}`)
   const key = keyFile && checkedKey(keyFile, flags.key!, cert, flags.cert)
-  const terminal = Boolean(process.stdin.isTTY && process.stderr.isTTY)
   const port = flags.port ?? DEFAULT_PORT
   forWhat ??= formatAddress({host, port})
   let password = flags.askpass ? await (await import('../ui/prompts.js')).askPassword(forWhat) : passwordFromEnvironment()

@@ -3,7 +3,7 @@ import type {TLSSocket} from 'node:tls'
 import type {NodeTarget} from '../cluster/discover.js'
 import {TransportError} from '../transport/errors.js'
 import {handshake, type ServedCertificate, servedChain} from '../transport/handshake.js'
-import type {ConnectOptions} from '../transport/options.js'
+import {boundBy, type ConnectOptions} from '../transport/options.js'
 import {openSession, type Session} from '../transport/session.js'
 import type {NodeView} from './assess.js'
 import {parseTlsConfig, TLS_FILE_SETTINGS} from './config.js'
@@ -34,7 +34,7 @@ export interface Inspected {
 }
 
 /** --timeout, cut to what is left before the overall deadline. */
-export const stepTimeout = (s: NodeAccess) => Math.max(1, Math.min(s.seed.timeoutMs, s.deadline - Date.now()))
+export const stepTimeout = (s: NodeAccess) => boundBy(s.seed.timeoutMs, s.deadline)
 
 export function openNodeSession(target: NodeTarget, access: NodeAccess): Promise<Session> {
   return openSession(access.seed, {at: target, timeoutMs: stepTimeout(access), deadline: access.deadline, tolerate: TOLERATED, sockets: access.sockets})

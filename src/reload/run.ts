@@ -2,7 +2,7 @@ import {createHash, X509Certificate} from 'node:crypto'
 import type {TLSSocket} from 'node:tls'
 
 import type {NodeTarget} from '../cluster/discover.js'
-import {findTargets, type TargetDiscovery} from '../cluster/targets.js'
+import {failureKinds, findTargets, type TargetDiscovery} from '../cluster/targets.js'
 import {discoverFromSeed} from '../cluster/seed.js'
 import {failureKind} from '../errors.js'
 import type {Problem} from '../pki/verify.js'
@@ -417,8 +417,5 @@ function summarize(options: ReloadOptions, discovery: ReloadReport['discovery'],
   return {dryRun: Boolean(options.dryRun), discovery, nodes, summary: summaryCounts, status: failed ? 'failed' : summaryCounts.refused > 0 ? 'refused' : warned ? 'warning' : 'ok'}
 }
 
-/** What kind each failure of a run was (discovery, failed nodes; skipped ones follow from those): for the exit code. */
-export function failureKinds(report: Pick<ReloadReport, 'discovery' | 'nodes'>): Array<'auth' | 'server'> {
-  const discovery = report.discovery.error === null ? [] : [report.discovery.errorKind ?? 'server']
-  return [...discovery, ...report.nodes.filter((n) => n.action === 'failed').map((n) => n.errorKind ?? 'server')]
-}
+/** The failures of a run, for its exit code: discovery's, and each failed node's (skipped ones follow from those). */
+export const runFailures = (report: Pick<ReloadReport, 'discovery' | 'nodes'>) => failureKinds(report.discovery, report.nodes.filter((n) => n.action === 'failed'))

@@ -111,5 +111,5 @@ export function replyFailure(raw: string, ctx: {command: string; user?: string})
 /** "CONFIG GET", "ACL WHOAMI", "PING": the command as messages name it. */
 export function commandName(args: ReadonlyArray<string | Buffer>): string {
   const [name, sub] = args.map(String)
-  return /^(ACL|CONFIG|CLUSTER|CLIENT|INFO)$/i.test(name ?? '') && sub && !/^INFO$/i.test(name!) ? `${name} ${sub}`.toUpperCase() : String(name).toUpperCase()
+  return /^(ACL|CONFIG|CLUSTER|CLIENT)$/i.test(name ?? '') && sub ? `${name} ${sub}`.toUpperCase() : String(name).toUpperCase()
 }

@@ -34,3 +34,6 @@ export const formatAddress = ({host, port}: Endpoint): string => (host.includes(
 
 /** `AUTH [user] password`: the one-argument form for the default user, as valkey-cli sends it. */
 export const authCommand = (user: string | undefined, password: string): string[] => (user ? ['AUTH', user, password] : ['AUTH', password])
+
+/** A step's bound: `timeoutMs`, cut to what is left before `deadline` (epoch ms), at least 1 ms. */
+export const boundBy = (timeoutMs: number, deadline: number | undefined): number => Math.max(1, Math.min(timeoutMs, (deadline ?? Infinity) - Date.now()))

@@ -4,7 +4,7 @@ import type {TLSSocket} from 'node:tls'
 import {anchoredIn} from './anchor.js'
 import {commandName, PLAINTEXT, replyFailure, socketFailure, timeoutFailure, TransportError, verifyFailure} from './errors.js'
 import {answersPlaintext, handshake, type HandshakeExtra, type HandshakeFailed, type HandshakeOk, type ServedCertificate, servedChain} from './handshake.js'
-import {authCommand, type ConnectOptions, type Endpoint, formatAddress} from './options.js'
+import {authCommand, boundBy, type ConnectOptions, type Endpoint, formatAddress} from './options.js'
 import {isErrorReply, type RespValue, sendCommand} from './resp.js'
 
 export interface Session {
@@ -42,7 +42,7 @@ export async function openSession(options: ConnectOptions, extra: SessionExtra =
   const timeoutMs = extra.timeoutMs ?? options.timeoutMs
   const withCert = (extra.withCert ?? true) && Boolean(options.tls.cert)
   const left = () => Math.min(timeoutMs, (extra.deadline ?? Infinity) - Date.now())
-  const hs = await handshake(options, {...extra, timeoutMs: Math.max(1, left())})
+  const hs = await handshake(options, {...extra, timeoutMs: boundBy(timeoutMs, extra.deadline)})
   if (!hs.ok) throw new TransportError(at, await explainHandshake(hs, endpoint, left()))
   // A tolerated error (an expired certificate reload is to replace) only when the chain still leads to our CA:
   // OpenSSL reports its last error only, so "expired" could otherwise hide "untrusted".
@@ -52,9 +52,8 @@ export async function openSession(options: ConnectOptions, extra: SessionExtra =
     throw new TransportError(at, verifyFailure(hs.verifyError, hs.certificate, options.tls.servername ?? endpoint.host))
   }
   const socket: TLSSocket = hs.socket
-  const bound = () => Math.max(1, left())
   const run = async (args: Array<string | Buffer>, binary: boolean) => {
-    const wait = bound()
+    const wait = boundBy(timeoutMs, extra.deadline)
     const outcome = await sendCommand(socket, args, wait, binary)
     const command = args[0] === 'AUTH' ? 'AUTH' : commandName(args)
     if (!outcome.ok) {
