@@ -6,48 +6,18 @@
 // Usage: node bench/check.mjs [sizes] [runs]    e.g. node bench/check.mjs 6,30,60 5   (defaults 10,30,60 and 5)
 // Prints figures; it does not fail on a slow run. Needs openssl and scripts/ensure-valkey.sh.
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {createServer} from 'node:net'
+import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
 import {cpus, tmpdir} from 'node:os'
-import {dirname, join, resolve} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {dirname, join} from 'node:path'
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const bin = join(root, 'bin', 'valkey-tls')
+import {bin, freePort, makePki, median, root, sh, time, waitFor} from './lib.mjs'
+
 const sizes = (process.argv[2] ?? '10,30,60').split(',').map(Number)
 const runs = Number(process.argv[3] ?? 5)
 const scratch = mkdtempSync(join(tmpdir(), 'vtls-bench-check-'))
 const server = execFileSync('bash', [join(root, 'scripts/ensure-valkey.sh')], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit']}).trim().split('\n').pop()
 const cli = join(dirname(server), 'valkey-cli')
 const children = []
-
-const sh = (cmd, args, opts = {}) => {
-  const r = spawnSync(cmd, args, {encoding: 'utf8', ...opts})
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`)
-  return r.stdout
-}
-
-function makePki(dir) {
-  mkdirSync(dir, {recursive: true})
-  const o = (...args) => sh('openssl', args, {cwd: dir})
-  o('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '365', '-subj', '/CN=bench CA')
-  writeFileSync(join(dir, 'ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n')
-  o('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost')
-  o('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '365', '-extfile', 'ext', '-out', 'server.crt')
-  return {ca: join(dir, 'ca.crt'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key')}
-}
-
-async function freePort() {
-  for (;;) {
-    const port = await new Promise((res) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = s.address().port
-        s.close(() => res(p))
-      })
-    })
-    if (port < 55_000) return port // leave room for the bus port (+10000 is not used: explicit cluster-port)
-  }
-}
 
 const tlsCli = (pki, port, ...args) => sh(cli, ['--tls', '--cacert', pki.ca, '--cert', pki.cert, '--key', pki.key, '-h', '127.0.0.1', '-p', String(port), ...args])
 
@@ -70,25 +40,6 @@ async function startCluster(n, pki) {
   sh(cli, ['--tls', '--cacert', pki.ca, '--cert', pki.cert, '--key', pki.key, '--cluster', 'create', ...nodes.map((x) => `127.0.0.1:${x.port}`), '--cluster-replicas', '1', '--cluster-yes'])
   await waitFor(() => nodes.every((x) => /cluster_state:ok/.test(tlsCli(pki, x.port, 'CLUSTER', 'INFO')) && tlsCli(pki, x.port, 'CLUSTER', 'NODES').trim().split('\n').length === n))
   return nodes
-}
-
-async function waitFor(ok, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      if (ok()) return
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error('timed out waiting for the cluster')
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
-
-const time = (fn) => {
-  const start = process.hrtime.bigint()
-  fn()
-  return Number(process.hrtime.bigint() - start) / 1e6
 }
 
 function baseline(pki, seed) {
@@ -116,8 +67,6 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     process.exit(130)
   })
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 try {
   const pki = makePki(join(scratch, 'pki'))

@@ -22,6 +22,15 @@ export abstract class BaseCommand extends Command {
     await super.init()
   }
 
+  /**
+   * oclif's logJson tokenises the text to colour it, which costs more than the run itself for a report of
+   * a thousand nodes; without a colour theme (or not on a terminal) the text is the same JSON.stringify.
+   */
+  public override logJson(json: unknown): void {
+    if (this.config.theme?.json && process.stdout.isTTY) super.logJson(json)
+    else process.stdout.write(`${JSON.stringify(json, null, 2)}\n`)
+  }
+
   protected override async catch(error: Error & {oclif?: {exit?: number}; exitCode?: number}): Promise<void> {
     if (error?.constructor?.name === 'ExitError') throw error // this.exit() was called deliberately
     const failure = describeFailure(error)

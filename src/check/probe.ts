@@ -5,7 +5,7 @@ import {describe, type Failure, replyFailure, socketFailure, verifyFailure} from
 import {handshake, type HandshakeExtra, type HandshakeFailed, type HandshakeOk, type ServedCertificate} from '../transport/handshake.js'
 import {authCommand, boundBy, type ConnectOptions, type Endpoint, formatAddress} from '../transport/options.js'
 import {parseInfo} from '../server/facts.js'
-import {type CommandOutcome, isErrorReply, refusedWithoutCertificate, type RespValue, sendCommand} from '../transport/resp.js'
+import {type CommandOutcome, isErrorReply, refusedWithoutCertificate, type RespValue, sendCommand, sendCommands} from '../transport/resp.js'
 import {explainHandshake} from '../transport/session.js'
 import {displayText} from '../x509/text.js'
 
@@ -20,6 +20,11 @@ export interface ProbeScope {
   sockets: Set<TLSSocket>
   /** Epoch ms of the run's deadline: no extra step (the plaintext test after a timeout) runs past it. */
   deadline?: number
+  /**
+   * Test whether the node refuses clients without a certificate by trying (a handshake and a PING without
+   * one), even when the node's tls-auth-clients says so: a proxy in front of it may differ.
+   */
+  anonymousProbe?: boolean
 }
 
 export interface TlsSettings {
@@ -77,8 +82,12 @@ export interface NodeResult extends PortResult {
 
 /** All checks of one node: client port handshake, certificate, client-cert enforcement, identity, settings, bus. */
 export async function probeNode(target: NodeTarget, settings: ProbeScope): Promise<NodeResult> {
-  const result = emptyResult(target)
   const hasCert = Boolean(settings.connection.tls.cert && settings.connection.tls.key)
+  if (hasCert) {
+    const oneHandshake = await probeWithCertFirst(target, settings)
+    if (oneHandshake) return oneHandshake
+  }
+  const result = emptyResult(target)
   const first = await tracked(settings, target, {withCert: false, chain: true})
   let session: TLSSocket | undefined
   if (!first.ok && first.code.startsWith('ERR_SSL') && hasCert) {
@@ -120,13 +129,53 @@ export async function probeNode(target: NodeTarget, settings: ProbeScope): Promi
   return finish(result, settings)
 }
 
+/**
+ * The common case in one handshake: with --cert, and the node's own tls-auth-clients saying whether it
+ * demands a certificate; where it cannot say (CONFIG not allowed), or with --anonymous-probe, one more
+ * handshake without a certificate tells. Null (and nothing kept) when the handshake with --cert, its
+ * verification or its commands fail: the full probe then runs and describes it (anonymous handshake
+ * first, as without --cert).
+ */
+async function probeWithCertFirst(target: NodeTarget, settings: ProbeScope): Promise<NodeResult | null> {
+  const result = emptyResult(target)
+  const hs = await tracked(settings, target, {chain: true})
+  if (!hs.ok) return null
+  fillPort(result, hs, settings, true)
+  const read = result.error ? undefined : await readSettings(hs.socket, settings, result, true)
+  hs.socket.destroy()
+  if (!read || result.error) return null
+  result.settings = read.settings
+  const demands = read.settings?.tlsAuthClients
+  if (!settings.anonymousProbe && (demands === 'yes' || demands === 'no' || demands === 'optional')) result.clientCertRequired = demands === 'yes'
+  else await tryWithoutCertificate(target, settings, result)
+  const busPort = target.busPort ?? read.busPort
+  if (!result.error && busPort && result.settings?.tlsCluster !== 'no') result.bus = await probeBus(target, busPort, settings)
+  return finish(result, settings)
+}
+
+/** Whether the node refuses a client without a certificate, by trying: a handshake without one, then a PING. */
+async function tryWithoutCertificate(target: NodeTarget, settings: ProbeScope, result: NodeResult): Promise<void> {
+  const hs = await tracked(settings, target, {withCert: false})
+  if (!hs.ok && hs.code.startsWith('ERR_SSL')) result.clientCertRequired = true // TLS 1.2: the handshake itself fails
+  else if (!hs.ok) fail(result, await explainFailure(hs, target, settings), 'without a client certificate: ')
+  else {
+    const ping = await sendCommand(hs.socket, ['PING'], settings.connection.timeoutMs)
+    hs.socket.destroy()
+    if (ping.ok || refusedWithoutCertificate(ping)) result.clientCertRequired = !ping.ok
+    else fail(result, socketFailure(ping.error, {tcpConnected: true, afterHandshake: true, withCert: false}), 'without a client certificate, after the handshake: ')
+  }
+}
+
 /** On a connection that presented --cert: the user it is logged in as (ACL WHOAMI). */
 async function identify(socket: TLSSocket, result: NodeResult, settings: ProbeScope): Promise<TLSSocket> {
-  const whoami = await sendCommand(socket, ['ACL', 'WHOAMI'], settings.connection.timeoutMs)
+  whoamiReply(await sendCommand(socket, ['ACL', 'WHOAMI'], settings.connection.timeoutMs), result)
+  return socket
+}
+
+function whoamiReply(whoami: CommandOutcome, result: NodeResult): void {
   if (whoami.ok && typeof whoami.reply === 'string') result.user = displayText(whoami.reply)
   else if (whoami.ok && isErrorReply(whoami.reply) && /^NOAUTH/.test(whoami.reply.error)) result.user = 'default'
   else if (!whoami.ok) fail(result, socketFailure(whoami.error, {tcpConnected: true, afterHandshake: true, withCert: true}), 'with --cert: ')
-  return socket
 }
 
 async function tracked(settings: ProbeScope, at: Endpoint, extra: HandshakeExtra = {}): Promise<HandshakeOk | HandshakeFailed> {
@@ -170,18 +219,31 @@ function fillPort(result: PortResult, hs: HandshakeOk, settings: ProbeScope, che
  * After AUTH (a failure there fails the node, exit 7): what the node says of itself: its role and
  * cluster mode (INFO replication/cluster, so nodes given with --nodes keep their role and bus check), what
  * it loaded (INFO tls, 9.1+), certificates refused a user (INFO stats), and its TLS settings and bus port
- * (CONFIG GET). Returns the settings (null when not readable) and the bus port when the node has one.
+ * (CONFIG GET). With `whoami`, first the user the connection's certificate is logged in as (ACL WHOAMI).
+ * All in one pipeline (one round trip). Returns the settings (null when not readable) and the bus port
+ * when the node has one.
  */
-async function readSettings(socket: TLSSocket, settings: ProbeScope, result: NodeResult): Promise<{settings: TlsSettings | null; busPort?: number}> {
+async function readSettings(socket: TLSSocket, settings: ProbeScope, result: NodeResult, whoami = false): Promise<{settings: TlsSettings | null; busPort?: number}> {
   const {notes} = result
   const {user, password, timeoutMs} = settings.connection
+  const commands = [
+    ...(whoami ? [['ACL', 'WHOAMI']] : []),
+    ...(password === undefined ? [] : [authCommand(user, password)]),
+    ['INFO', 'server', 'replication', 'cluster', 'tls', 'stats'],
+    ['CONFIG', 'GET', 'tls-auth-clients', 'tls-auth-clients-user', 'tls-protocols', 'tls-cluster', 'cluster-port', 'tls-port'],
+  ]
+  const outcomes = await sendCommands(socket, commands, timeoutMs)
+  if (whoami) {
+    whoamiReply(outcomes.shift()!, result)
+    if (result.error) return {settings: null}
+  }
   // No --user: the connection is whoever the client certificate logged in as (ACL WHOAMI said), else default.
   const who = user ?? result.user ?? undefined
   const why = (outcome: CommandOutcome, command: string) => (outcome.ok
     ? describe(replyFailure((outcome.reply as {error: string}).error, {command, user: who}))
     : socketFailure(outcome.error, {tcpConnected: true, afterHandshake: true, withCert: false}).cause)
   if (password !== undefined) {
-    const auth = await sendCommand(socket, authCommand(user, password), timeoutMs)
+    const auth = outcomes.shift()!
     if (!auth.ok || isErrorReply(auth.reply)) {
       const failure = auth.ok ? replyFailure((auth.reply as {error: string}).error, {command: 'AUTH', user}) : socketFailure(auth.error, {tcpConnected: true, afterHandshake: true, withCert: false})
       // A password that does not work is a failure of the run (exit 7), not a footnote.
@@ -189,12 +251,11 @@ async function readSettings(socket: TLSSocket, settings: ProbeScope, result: Nod
       return {settings: null}
     }
   }
-  const info = await sendCommand(socket, ['INFO', 'server', 'replication', 'cluster', 'tls', 'stats'], timeoutMs)
+  const [info, reply] = outcomes as [CommandOutcome, CommandOutcome]
   const facts = info.ok && typeof info.reply === 'string' ? parseInfo(info.reply) : undefined
   if (!facts) notes.push(`INFO not read (${why(info, 'INFO')})`)
   else readInfo(facts, result, settings.now)
 
-  const reply = await sendCommand(socket, ['CONFIG', 'GET', 'tls-auth-clients', 'tls-auth-clients-user', 'tls-protocols', 'tls-cluster', 'cluster-port', 'tls-port'], timeoutMs)
   if (!reply.ok || !Array.isArray(reply.reply)) {
     notes.push(`TLS settings not read (${why(reply, 'CONFIG GET')})`)
     return {settings: null}

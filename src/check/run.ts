@@ -16,6 +16,8 @@ export interface CheckOptions {
   warnDays: number
   concurrency: number
   deadlineMs: number
+  /** With a client certificate: also try every node without one (see ProbeScope.anonymousProbe). */
+  anonymousProbe?: boolean
   onProgress?: (done: number, total: number) => void
   now?: Date
 }
@@ -38,7 +40,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
   const {connection} = options
   const {discovery, targets} = await findTargets({seed: connection, nodes: options.nodes, sentinel: options.sentinel, discover: true, onFailure: 'seed', timeoutMs: Math.min(connection.timeoutMs, options.deadlineMs), deadline})
   const sockets = new Set<TLSSocket>()
-  const scope: ProbeScope = {connection: {...connection, timeoutMs: Math.min(connection.timeoutMs, options.deadlineMs)}, warnDays: options.warnDays, now, sockets, deadline}
+  const scope: ProbeScope = {connection: {...connection, timeoutMs: Math.min(connection.timeoutMs, options.deadlineMs)}, warnDays: options.warnDays, now, sockets, deadline, anonymousProbe: options.anonymousProbe}
   const {results} = await runPool(targets, {
     limit: options.concurrency, deadline, work: (target) => probeNode(target, scope),
     onDone: options.onProgress && ((_, done, total) => options.onProgress!(done, total)),

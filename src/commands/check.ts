@@ -29,6 +29,7 @@ Exit codes: ${ExitCode.ok} every node ok; ${ExitCode.warning} only warnings (exp
     'warn-days': Flags.integer({summary: 'Warn about certificates that expire within this many days.', default: 30, min: 0}),
     concurrency: Flags.integer({summary: 'Nodes checked at the same time.', default: 128, min: 1, max: 4096}),
     deadline: Flags.integer({summary: 'Seconds after which the whole run ends, reporting unfinished nodes as failed.', default: 30, min: 1}),
+    'anonymous-probe': Flags.boolean({summary: 'With --cert: also try each node without a certificate, even where its tls-auth-clients says whether it demands one (one more handshake a node).'}),
     ...connectionFlags,
   }
 
@@ -47,6 +48,7 @@ Exit codes: ${ExitCode.ok} every node ok; ${ExitCode.warning} only warnings (exp
       warnDays: flags['warn-days'],
       concurrency: flags.concurrency,
       deadlineMs: flags.deadline * 1000,
+      anonymousProbe: flags['anonymous-probe'],
       onProgress: progress,
     })
     if (flags.output) {

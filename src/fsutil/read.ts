@@ -32,9 +32,15 @@ export async function readInputFile(path: string, what: string): Promise<Buffer>
     const info = await handle.stat()
     if (!info.isFile()) throw inputError(`cannot read ${what} ${shown}: ${kindOf(info)}, not a regular file`)
     if (info.size > MAX_INPUT_BYTES) throw inputError(`${what} ${shown} is too large (${info.size} bytes) to be a certificate or key`)
-    const buffer = Buffer.alloc(MAX_INPUT_BYTES + 1)
+    // Sized to the file (one byte more, to see it grow), grown by doubling up to the bound if it does.
+    let buffer = Buffer.allocUnsafe(Math.min(MAX_INPUT_BYTES, info.size) + 1)
     let length = 0
     for (;;) {
+      if (length === buffer.length) {
+        const grown = Buffer.allocUnsafe(Math.min(MAX_INPUT_BYTES + 1, 2 * buffer.length))
+        buffer.copy(grown, 0, 0, length)
+        buffer = grown
+      }
       const {bytesRead} = await handle.read(buffer, length, buffer.length - length, null)
       if (bytesRead === 0) break
       length += bytesRead

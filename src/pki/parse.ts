@@ -3,6 +3,7 @@ import {X509Certificate} from 'node:crypto'
 import {inputError} from '../errors.js'
 import {splitPem} from './pem.js'
 import {x509} from './x509.js'
+import {memoByContent} from './memo.js'
 
 /**
  * The DER of every certificate in a PEM file (or of one DER certificate), each with the name messages
@@ -40,8 +41,10 @@ export function parseCertificates(data: Buffer, what: string): x509.X509Certific
  * certificates included), without loading @peculiar/x509.
  */
 export function parseNodeCertificates(data: Buffer, what: string): X509Certificate[] {
-  return certificateBlocks(data, what).map((b) => parseWith(() => openssl(b.der), b.what))
+  return [...parsedByContent([data], () => certificateBlocks(data, what).map((b) => parseWith(() => openssl(b.der), b.what)))]
 }
+
+const parsedByContent = memoByContent<X509Certificate[]>()
 
 /** OpenSSL's reading of a certificate, with dates that are dates. */
 function openssl(der: Uint8Array): X509Certificate {

@@ -3,6 +3,7 @@ import {createPrivateKey, type KeyObject, type X509Certificate} from 'node:crypt
 import {inputError} from '../errors.js'
 import {parseNodeCertificates} from './parse.js'
 import {checkName, outOfDate, rehearsePresenting, rehearseServing} from './rehearse.js'
+import {memoByContent} from './memo.js'
 
 const DAY_MS = 86_400_000
 
@@ -165,9 +166,11 @@ export function verifyChain(chain: X509Certificate[], input: VerifyInput): Verif
 
 const oneLine = (name: string) => name.replace(/\n/g, ', ')
 
+const keysByContent = memoByContent<KeyObject>()
+
 function readKey(pem: Buffer, path: string, passphrase: string | undefined, problems: Problem[]): KeyObject | undefined {
   try {
-    return createPrivateKey({key: pem, format: 'pem', passphrase})
+    return keysByContent([pem, passphrase], () => createPrivateKey({key: pem, format: 'pem', passphrase}))
   } catch (error) {
     const encrypted = /ENCRYPTED/.test(pem.toString('latin1'))
     if (encrypted && passphrase === undefined) problems.push({code: 'key-encrypted', message: `${path} is encrypted and no passphrase was given`})

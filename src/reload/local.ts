@@ -6,6 +6,7 @@ import {networkInterfaces} from 'node:os'
 export async function isThisMachine(host: string, timeoutMs: number): Promise<boolean> {
   const addresses = isIP(host) ? [host] : await resolveAll(host, timeoutMs)
   if (addresses.length === 0) return false
+  if (addresses.every(isLoopback)) return true
   const own = new Set(Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address.toLowerCase())))
   return addresses.every((a) => isLoopback(a) || own.has(a.toLowerCase()))
 }

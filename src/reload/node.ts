@@ -43,7 +43,8 @@ export function openNodeSession(target: NodeTarget, access: NodeAccess): Promise
 /** CONFIG GET tls-* and INFO tls over `session`, the served chain from its handshake, and the node's files when readable here. */
 export async function inspectNode(target: NodeTarget, session: Session, access: NodeAccess, address: string): Promise<Inspected> {
   // Two patterns and two sections in one call each (Redis 7+, Valkey): dir resolves relative paths, run_id names the server.
-  const config = parseTlsConfig(await session.call('CONFIG', 'GET', 'tls-*', 'dir'), String(await session.call('INFO', 'server', 'tls') ?? ''))
+  const [settings, info] = await session.pipeline(['CONFIG', 'GET', 'tls-*', 'dir'], ['INFO', 'server', 'tls'])
+  const config = parseTlsConfig(settings!, String(info ?? ''))
   const view: NodeView = {address, config, served: session.served, servedChain: servedChain(session.peer)}
   return {view, material: await readMaterial(target, view, access), verifyError: session.verifyError}
 }

@@ -11,17 +11,28 @@ export type CommandOutcome =
  * come back as Buffers (names compared byte for byte). A TLS alert (TLS 1.3 delivers "certificate
  * required" on the first read), a closed connection, a timeout or garbage is an outcome with its code.
  */
-export function sendCommand(socket: TLSSocket, args: ReadonlyArray<string | Buffer>, timeoutMs: number, binary = false): Promise<CommandOutcome> {
+export async function sendCommand(socket: TLSSocket, args: ReadonlyArray<string | Buffer>, timeoutMs: number, binary = false): Promise<CommandOutcome> {
+  return (await sendCommands(socket, [args], timeoutMs, binary))[0]!
+}
+
+/**
+ * Sends commands in one write (a pipeline: one round trip) and reads their replies in order, within one
+ * deadline for all. A failure (alert, close, timeout, garbage) is the outcome of every reply not read yet.
+ */
+export function sendCommands(socket: TLSSocket, commands: ReadonlyArray<ReadonlyArray<string | Buffer>>, timeoutMs: number, binary = false): Promise<CommandOutcome[]> {
   return new Promise((resolve) => {
+    const outcomes: CommandOutcome[] = []
     // Grown by doubling (a reply in many chunks costs linear time, not quadratic) and never past MAX_REPLY_BYTES.
     let buffer = Buffer.alloc(0)
     let length = 0
-    const finish = (outcome: CommandOutcome) => {
+    let consumed = 0
+    const finish = (failure?: CommandOutcome) => {
       clearTimeout(timer)
       socket.off('data', onData)
       socket.off('error', onError)
       socket.off('close', onClose)
-      resolve(outcome)
+      while (failure && outcomes.length < commands.length) outcomes.push(failure)
+      resolve(outcomes)
     }
     const fail = (code: string, message: string) => finish({ok: false, code, error: Object.assign(new Error(message), {code})})
     const onData = (chunk: Buffer) => {
@@ -36,14 +47,22 @@ export function sendCommand(socket: TLSSocket, args: ReadonlyArray<string | Buff
       }
       chunk.copy(buffer, length)
       length += chunk.length
-      let parsed: [RespValue, number] | undefined
-      try {
-        parsed = parseReply(buffer.subarray(0, length), 0, binary)
-      } catch (error) {
-        fail('PROTOCOL', (error as Error).message)
-        return
+      for (;;) {
+        let parsed: [RespValue, number] | undefined
+        try {
+          parsed = parseReply(buffer.subarray(0, length), consumed, binary)
+        } catch (error) {
+          fail('PROTOCOL', (error as Error).message)
+          return
+        }
+        if (!parsed) return
+        outcomes.push({ok: true, reply: parsed[0]})
+        consumed = parsed[1]
+        if (outcomes.length === commands.length) {
+          finish()
+          return
+        }
       }
-      if (parsed) finish({ok: true, reply: parsed[0]})
     }
     const onError = (error: Error & {code?: string}) => finish({ok: false, code: error.code ?? 'ERROR', error})
     const onClose = () => fail('CLOSED', 'connection closed by the server')
@@ -51,7 +70,7 @@ export function sendCommand(socket: TLSSocket, args: ReadonlyArray<string | Buff
     socket.on('data', onData)
     socket.on('error', onError)
     socket.on('close', onClose)
-    socket.write(encode(args))
+    socket.write(Buffer.concat(commands.map((args) => encode(args))))
   })
 }
 

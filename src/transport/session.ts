@@ -5,7 +5,7 @@ import {anchoredIn} from './anchor.js'
 import {commandName, PLAINTEXT, replyFailure, socketFailure, timeoutFailure, TransportError, verifyFailure} from './errors.js'
 import {answersPlaintext, handshake, type HandshakeExtra, type HandshakeFailed, type HandshakeOk, type ServedCertificate, servedChain} from './handshake.js'
 import {authCommand, boundBy, type ConnectOptions, type Endpoint, formatAddress} from './options.js'
-import {isErrorReply, type RespValue, sendCommand} from './resp.js'
+import {isErrorReply, type RespValue, sendCommand, sendCommands} from './resp.js'
 
 export interface Session {
   readonly address: string
@@ -13,6 +13,8 @@ export interface Session {
   call(...args: Array<string | Buffer>): Promise<RespValue>
   /** Like call(), with bulk replies as Buffers (names compared byte for byte). */
   callBuffer(...args: Array<string | Buffer>): Promise<RespValue>
+  /** Runs commands in one round trip; the replies in order, or the first failure thrown as call() would. */
+  pipeline(...commands: Array<Array<string | Buffer>>): Promise<RespValue[]>
   close(): void
   /** The handshake that opened it: what the server presented, and the verification result. */
   readonly handshake: HandshakeOk
@@ -52,28 +54,35 @@ export async function openSession(options: ConnectOptions, extra: SessionExtra =
     throw new TransportError(at, verifyFailure(hs.verifyError, hs.certificate, options.tls.servername ?? endpoint.host))
   }
   const socket: TLSSocket = hs.socket
-  const run = async (args: Array<string | Buffer>, binary: boolean) => {
+  // Commands in one write (one round trip), their replies checked in order: the first failure throws.
+  const runAll = async (commands: Array<Array<string | Buffer>>, binary: boolean) => {
     const wait = boundBy(timeoutMs, extra.deadline)
-    const outcome = await sendCommand(socket, args, wait, binary)
-    const command = args[0] === 'AUTH' ? 'AUTH' : commandName(args)
-    if (!outcome.ok) {
-      const failure = outcome.code === 'TIMEOUT'
-        ? timeoutFailure('reply', Math.round(wait) / 1000, command)
-        : socketFailure(outcome.error, {tcpConnected: true, afterHandshake: true, withCert})
-      throw new TransportError(at, {...failure, cause: `${command}: ${failure.cause}`}, {cause: outcome.error})
+    const outcomes = await sendCommands(socket, commands, wait, binary)
+    const replies: RespValue[] = []
+    for (const [i, outcome] of outcomes.entries()) {
+      const args = commands[i]!
+      const command = args[0] === 'AUTH' ? 'AUTH' : commandName(args)
+      if (!outcome.ok) {
+        const failure = outcome.code === 'TIMEOUT'
+          ? timeoutFailure('reply', Math.round(wait) / 1000, command)
+          : socketFailure(outcome.error, {tcpConnected: true, afterHandshake: true, withCert})
+        throw new TransportError(at, {...failure, cause: `${command}: ${failure.cause}`}, {cause: outcome.error})
+      }
+      if (isErrorReply(outcome.reply)) {
+        const reply = outcome.reply.error
+        // NOPERM names the user: the one this connection really is (a client certificate may have logged it in as another).
+        const user = options.user ?? (reply.startsWith('NOPERM') && command !== 'ACL WHOAMI' ? await whoAmI(socket, wait) : undefined)
+        throw new TransportError(at, replyFailure(reply, {command, user}), {reply})
+      }
+      replies.push(outcome.reply)
     }
-    if (isErrorReply(outcome.reply)) {
-      const reply = outcome.reply.error
-      // NOPERM names the user: the one this connection really is (a client certificate may have logged it in as another).
-      const user = options.user ?? (reply.startsWith('NOPERM') && command !== 'ACL WHOAMI' ? await whoAmI(socket, wait) : undefined)
-      throw new TransportError(at, replyFailure(reply, {command, user}), {reply})
-    }
-    return outcome.reply
+    return replies
   }
   const session: Session = {
     address: at,
-    call: (...args) => run(args, false),
-    callBuffer: (...args) => run(args, true),
+    call: async (...args) => (await runAll([args], false))[0]!,
+    callBuffer: async (...args) => (await runAll([args], true))[0]!,
+    pipeline: (...commands) => runAll(commands, false),
     close: () => socket.destroy(),
     handshake: hs,
     served: hs.certificate,

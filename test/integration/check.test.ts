@@ -2,7 +2,7 @@
  * `check` against a real Valkey 9.1 tls-cluster cluster with replicas: everything found and healthy,
  * then one fault at a time on one node, reported precisely while the other nodes stay ok.
  */
-import {createServer, type Server, type Socket} from 'node:net'
+import {createConnection, createServer, type Server, type Socket} from 'node:net'
 import {join} from 'node:path'
 
 import {beforeAll, describe, expect, it} from 'vitest'
@@ -31,6 +31,7 @@ interface NodeJson {
   clientCertRequired: boolean | null
   user: string | null
   warnings: string[]
+  notes: string[]
   bus: {port: number; ok: boolean; error: string | null} | null
 }
 interface ReportJson {
@@ -280,6 +281,67 @@ describe('valkey-tls check on a standalone primary with a replica', () => {
       expect(json!.nodes.every((n) => n.clientCertRequired === false && n.bus === null)).toBe(true)
     } finally {
       await Promise.all([replica.stop(), primary.stop()])
+    }
+  })
+})
+
+describe('valkey-tls check: one handshake a node where its own settings say whether it demands a certificate', () => {
+  /** A TCP relay to `node` that counts the connections made through it (the node's own counters skip refused handshakes). */
+  async function countingRelay(node: ValkeyHandle): Promise<{port: number; connections: () => number; close: () => void}> {
+    let connections = 0
+    const sockets = new Set<Socket>()
+    const relay: Server = createServer((client) => {
+      connections++
+      const upstream = createConnection({host: '127.0.0.1', port: node.port})
+      for (const s of [client, upstream]) {
+        sockets.add(s)
+        s.on('error', () => {})
+        s.on('close', () => sockets.delete(s))
+      }
+      client.pipe(upstream).pipe(client)
+      client.on('close', () => upstream.destroy())
+      upstream.on('close', () => client.destroy())
+    })
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r))
+    const {port} = relay.address() as {port: number}
+    return {port, connections: () => connections, close: () => {
+      for (const s of sockets) s.destroy()
+      relay.close()
+    }}
+  }
+
+  it('with --cert: one connection when CONFIG GET answers; the anonymous probe only where it does not, or with --anonymous-probe', async () => {
+    const local = await makePki(join(root, 'pki-one'), {clients: ['alice', 'bob']})
+    const tls = {caCert: local.caCert, cert: local.serverCert, key: local.serverKey}
+    const users = {'tls-auth-clients-user': 'CN', user: ['alice on nopass ~* +@all', 'bob on nopass ~* +@all -config', 'default on nopass ~* &* +@all']}
+    const demanding = await startValkey({tls, authClients: 'yes', config: users, name: 'check-one-yes'})
+    const optional = await startValkey({tls, authClients: 'optional', config: users, name: 'check-one-optional'})
+    try {
+      const relays = new Map([[demanding, await countingRelay(demanding)], [optional, await countingRelay(optional)]])
+      const runs: Array<[ValkeyHandle, 'alice' | 'bob', string[], number, boolean]> = [
+        [demanding, 'alice', [], 1, true],
+        [optional, 'alice', [], 1, false],
+        [demanding, 'alice', ['--anonymous-probe'], 2, true],
+        [optional, 'alice', ['--anonymous-probe'], 2, false],
+        // bob may not run CONFIG: the settings cannot say, so the node is tried without a certificate.
+        [demanding, 'bob', [], 2, true],
+        [optional, 'bob', [], 2, false],
+      ]
+      try {
+        for (const [node, who, extra, connections, required] of runs) {
+          const relay = relays.get(node)!
+          const before = relay.connections()
+          const {json} = await check(['--nodes', `127.0.0.1:${relay.port}`, '--cacert', local.caCert, '--cert', local.clients[who]!.cert, '--key', local.clients[who]!.key, ...extra])
+          const what = `${who} on tls-auth-clients ${node === demanding ? 'yes' : 'optional'} ${extra.join(' ')}`
+          expect(relay.connections() - before, what).toBe(connections)
+          expect(json.nodes[0], what).toMatchObject({status: 'ok', error: null, clientCertRequired: required, user: who, role: 'standalone'})
+          if (who === 'bob') expect(json.nodes[0]!.notes.join(' '), what).toMatch(/TLS settings not read/)
+        }
+      } finally {
+        for (const relay of relays.values()) relay.close()
+      }
+    } finally {
+      await Promise.all([demanding.stop(), optional.stop()])
     }
   })
 })

@@ -3,7 +3,7 @@
  * read, as one input error naming the file (or the file's bytes when it is a small regular file).
  */
 import {execFileSync} from 'node:child_process'
-import {constants, appendFileSync, closeSync, mkdirSync, openSync, symlinkSync, writeFileSync, writeSync} from 'node:fs'
+import {constants, appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync, writeSync} from 'node:fs'
 import {createServer, type Server} from 'node:net'
 import {join} from 'node:path'
 
@@ -113,6 +113,14 @@ describe('readInputFile', () => {
     const exact = join(dir, 'exact')
     writeFileSync(exact, Buffer.alloc(MAX_INPUT_BYTES, 0x41))
     expect((await readInputFile(exact, '--thing')).length).toBe(MAX_INPUT_BYTES)
+  })
+
+  it.skipIf(!existsSync('/proc/self/cmdline'))('reads all of a file that holds more than its size said (a /proc file says 0 bytes)', async () => {
+    const proc = '/proc/self/cmdline'
+    const expected = readFileSync(proc)
+    expect(statSync(proc).size).toBe(0)
+    expect(expected.length).toBeGreaterThan(10)
+    expect(await readInputFile(proc, '--thing')).toEqual(expected)
   })
 
   it('stops at the bound even when the file grows while it is read', async () => {

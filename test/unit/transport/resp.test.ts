@@ -4,7 +4,7 @@ import type {TLSSocket} from 'node:tls'
 import {describe, expect, it} from 'vitest'
 
 import {socketFailure} from '../../../src/transport/errors.js'
-import {type CommandOutcome, isErrorReply, sendCommand} from '../../../src/transport/resp.js'
+import {type CommandOutcome, isErrorReply, sendCommand, sendCommands} from '../../../src/transport/resp.js'
 
 /** Enough of a TLSSocket for sendCommand: events, and write() recording the bytes. No network. */
 class FakeSocket extends EventEmitter {
@@ -191,5 +191,39 @@ describe('sendCommand: failures', () => {
     socket.emit('error', new Error('late'))
     socket.emit('close')
     expect(await pending).toEqual({ok: true, reply: 'PONG'})
+  })
+})
+
+describe('sendCommands: a pipeline', () => {
+  async function pipeline(chunks: string[], commands: string[][]): Promise<{outcomes: CommandOutcome[]; socket: FakeSocket}> {
+    const socket = new FakeSocket()
+    const pending = sendCommands(socket as unknown as TLSSocket, commands, 1000)
+    for (const chunk of chunks) {
+      await new Promise((resolve) => setImmediate(resolve))
+      socket.emit('data', Buffer.from(chunk))
+    }
+    return {outcomes: await pending, socket}
+  }
+
+  it('writes every command in one write and reads the replies in order, however they are cut', async () => {
+    const replies = '+OK\r\n$5\r\nalice\r\n*2\r\n$1\r\na\r\n:7\r\n-ERR no\r\n'
+    for (const cut of splits(replies)) {
+      const {outcomes, socket} = await pipeline(cut.map((b) => b.toString('latin1')), [['AUTH', 'pw'], ['ACL', 'WHOAMI'], ['CONFIG', 'GET', 'a'], ['INFO']])
+      expect(socket.written).toHaveLength(1)
+      expect(socket.bytes).toBe('*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*2\r\n$3\r\nACL\r\n$6\r\nWHOAMI\r\n*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$1\r\na\r\n*1\r\n$4\r\nINFO\r\n')
+      expect(outcomes).toEqual([{ok: true, reply: 'OK'}, {ok: true, reply: 'alice'}, {ok: true, reply: ['a', 7]}, {ok: true, reply: {error: 'ERR no'}}])
+      expect(socket.leftovers).toBe(0)
+    }
+  })
+
+  it('a connection closed after the first reply: the first kept, the rest failed with the same cause', async () => {
+    const socket = new FakeSocket()
+    const pending = sendCommands(socket as unknown as TLSSocket, [['PING'], ['INFO'], ['CONFIG', 'GET', 'x']], 1000)
+    socket.emit('data', Buffer.from('+PONG\r\n'))
+    socket.emit('close')
+    const outcomes = await pending
+    expect(outcomes[0]).toEqual({ok: true, reply: 'PONG'})
+    expect(outcomes.slice(1).map((o) => !o.ok && o.code)).toEqual(['CLOSED', 'CLOSED'])
+    expect(socket.leftovers).toBe(0)
   })
 })
