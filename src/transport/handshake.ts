@@ -21,6 +21,8 @@ export interface HandshakeExtra {
   chain?: boolean
   /** Open sockets are kept here until they close, so a caller can destroy them all at an overall deadline. */
   sockets?: Set<TLSSocket>
+  /** Highest TLS version to offer (TLS 1.2: a server refuses a client certificate within the handshake). */
+  maxVersion?: 'TLSv1.2'
 }
 
 export interface ServedCertificate {
@@ -76,7 +78,7 @@ export function handshake(options: ConnectOptions, extra: HandshakeExtra = {}): 
     let tcpMs: number | null = null
     const socket = tlsConnect({
       host, port,
-      secureContext: sharedContext(extra.ca ?? tls.ca, withCert ? tls.cert : undefined, withCert ? tls.key : undefined),
+      secureContext: sharedContext(extra.ca ?? tls.ca, withCert ? tls.cert : undefined, withCert ? tls.key : undefined, extra.maxVersion),
       servername: tls.servername ?? (isIP(host) ? undefined : host),
       rejectUnauthorized: false,
     })
@@ -116,11 +118,11 @@ const contexts = new Map<string, SecureContext>()
  * One SecureContext per (CA, cert, key) for the whole run: building one parses the CA bundle and the
  * key, which costs more than the handshake itself when done per connection.
  */
-function sharedContext(ca: Buffer | undefined, cert: Buffer | undefined, key: Buffer | undefined): SecureContext {
-  const id = [ca, cert, key].map((b) => (b ? createHash('sha256').update(b).digest('hex') : '-')).join(':')
+function sharedContext(ca: Buffer | undefined, cert: Buffer | undefined, key: Buffer | undefined, maxVersion?: 'TLSv1.2'): SecureContext {
+  const id = [ca, cert, key].map((b) => (b ? createHash('sha256').update(b).digest('hex') : '-')).join(':') + (maxVersion ?? '')
   let context = contexts.get(id)
   if (!context) {
-    context = createSecureContext({ca, cert, key})
+    context = createSecureContext({ca, cert, key, ...(maxVersion ? {maxVersion} : {})})
     contexts.set(id, context)
   }
   return context

@@ -91,8 +91,9 @@ export interface ValkeyHandle {
    * Stop the process (SIGTERM, as stop()) and start it again with the same config file and dir, then wait
    * until it answers PING. It re-reads its TLS files from disk, and every link it had (clients, replication,
    * cluster bus) re-handshakes; a cluster node keeps its nodes.conf and rejoins. The pid changes.
+   * `tls`: how the test reaches it from now on (another CA or client certificate, after a rotation).
    */
-  restart(opts?: {graceMs?: number; readyTimeoutMs?: number}): Promise<void>
+  restart(opts?: {graceMs?: number; readyTimeoutMs?: number; tls?: Partial<ValkeyTls>}): Promise<void>
 }
 
 const registry = new Set<Handle>()
@@ -135,7 +136,7 @@ class Handle extends ServerProcess implements ValkeyHandle {
     readonly dir: string,
     logFile: string,
     readonly configFile: string,
-    readonly tls: ValkeyTls,
+    public tls: ValkeyTls,
     private readonly cfg: ValkeyConfig,
   ) {
     super(spawned, logFile, 'valkey-server', registry)
@@ -174,7 +175,8 @@ class Handle extends ServerProcess implements ValkeyHandle {
     return runValkeyCli([...base, ...args], opts.timeoutMs)
   }
 
-  async restart(opts: {graceMs?: number; readyTimeoutMs?: number} = {}): Promise<void> {
+  async restart(opts: {graceMs?: number; readyTimeoutMs?: number; tls?: Partial<ValkeyTls>} = {}): Promise<void> {
+    if (opts.tls) this.tls = {...this.tls, ...opts.tls}
     await this.stop(opts.graceMs)
     this.attach(await spawnServer(valkeyServerPath(), [this.configFile], this.dir))
     await this.waitReady(Date.now() + (opts.readyTimeoutMs ?? 10_000))

@@ -1,0 +1,47 @@
+import {type LoadedCa} from '../pki/ca.js'
+import {issueLeaf, randomSerial} from '../pki/issue.js'
+import {privateKeyToPem} from '../pki/keys.js'
+import {x509} from '../pki/x509.js'
+
+const HOUR_MS = 3_600_000
+/** Backdating absorbs small clock differences between this machine and the servers (as certs gen does). */
+const BACKDATE_MS = 5 * 60_000
+const AUTHORITY_KEY_ID = '2.5.29.35'
+
+/**
+ * A short-lived certificate from the new CA, made in memory to see whether a node already trusts that CA
+ * (it presents it as a client). Never written anywhere; valid for an hour.
+ */
+export async function mintProbe(newCa: LoadedCa, now = new Date()): Promise<{cert: Buffer; key: Buffer}> {
+  const {cert, keys} = await issueLeaf({issuer: newCa, keyType: 'ec-p256', days: 1 / 24, subject: {commonName: 'valkey-tls CA rotation probe'}, profile: 'server', now})
+  return {cert: Buffer.from(cert.toString('pem') + '\n'), key: Buffer.from(await privateKeyToPem(keys.privateKey))}
+}
+
+/**
+ * The node's certificate again, from the new CA: the same subject, subjectAltNames, key usages and other
+ * extensions, and the same public key (so the key file stays as it is: a certificate and key replaced as
+ * two files could be seen half-done by a restart), for the same lifetime (within the new CA's), with a
+ * new serial and the new CA's key identifier. PEM, the leaf alone.
+ */
+export async function reissue(leafDer: Buffer, newCa: LoadedCa, now = new Date()): Promise<Buffer> {
+  const old = new x509.X509Certificate(new Uint8Array(leafDer))
+  const lifetime = Math.max(HOUR_MS, old.notAfter.getTime() - old.notBefore.getTime())
+  const notBefore = new Date(now.getTime() - BACKDATE_MS)
+  const notAfter = new Date(Math.min(notBefore.getTime() + lifetime, newCa.cert.notAfter.getTime()))
+  const extensions = [
+    ...old.extensions.filter((e) => e.type !== AUTHORITY_KEY_ID),
+    await x509.AuthorityKeyIdentifierExtension.create(newCa.cert, false),
+  ]
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject: old.subjectName,
+    issuer: newCa.cert.subjectName,
+    notBefore,
+    notAfter,
+    publicKey: old.publicKey,
+    signingKey: newCa.keys.privateKey,
+    signingAlgorithm: newCa.keys.signing,
+    extensions,
+  })
+  return Buffer.from(cert.toString('pem') + '\n')
+}

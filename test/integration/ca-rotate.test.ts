@@ -1,0 +1,219 @@
+/**
+ * `ca rotate` on a real Valkey 9.1 tls-cluster, 3 primaries x 1 replica, each node with its own files,
+ * client certificates required: status, the naive order refused, --apply (phases 1 and 2), then
+ * --apply --finish (phase 3), with the cluster state and replica links sampled during the whole run;
+ * who gets in after each; every node restarted from its files rejoins.
+ */
+import {X509Certificate} from 'node:crypto'
+import {copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {runCli} from '../helpers/cli.js'
+import {type Ca, DEFAULT_SERVER_SANS, issueCert, type KeyPair, makeCa, makePki, type Pki} from '../helpers/pki/openssl.js'
+import {parseInfo, TlsRespClient} from '../helpers/resp.js'
+import {makeTempDir} from '../helpers/temp.js'
+import {startCluster, type ValkeyCluster} from '../helpers/valkey/cluster.js'
+import {useValkeyCleanup} from '../helpers/valkey/server.js'
+
+useValkeyCleanup('all')
+const root = makeTempDir('vtls-rotate-it')
+const lockFile = join(root, 'rotate.lock')
+
+interface RotateJson {
+  phaseBefore: string
+  phase: string
+  nodes: Array<{address: string; role: string; served: string; certFile: string; caFile: {new: boolean; old: boolean}; trustsNew: boolean | null; local: boolean}>
+  steps: Array<{address: string; kind: string; outcome: string; reason: string}>
+  next: string
+  status: string
+  error: string | null
+}
+
+let old: Pki
+let newCa: Ca
+let oldAdmin: KeyPair
+let newAdmin: KeyPair
+let cluster: ValkeyCluster
+const files: Array<{cert: string; key: string; ca: string}> = []
+
+beforeAll(async () => {
+  old = await makePki(join(root, 'old'), {clients: ['admin']})
+  oldAdmin = old.clients.admin!
+  newCa = await makeCa(join(root, 'new'), {cn: 'rotation new CA'})
+  newAdmin = await issueCert(newCa, join(root, 'new'), 'admin', {cn: 'admin', usage: 'client'})
+  for (let i = 0; i < 6; i++) {
+    const dir = join(root, `node${i}`)
+    mkdirSync(dir)
+    const own = await issueCert(old.ca, dir, 'issued', {cn: `node${i}.valkey`, sans: DEFAULT_SERVER_SANS, usage: 'both'})
+    files.push({cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt')})
+    copyFileSync(own.cert, files[i]!.cert)
+    copyFileSync(own.key, files[i]!.key)
+    copyFileSync(old.caCert, files[i]!.ca)
+  }
+  cluster = await startCluster({
+    primaries: 3,
+    replicasPerPrimary: 1,
+    tls: {caCert: old.caCert, cert: old.serverCert, key: old.serverKey},
+    tlsFor: (i) => ({caCert: files[i]!.ca, verifyCa: old.caCert, cert: files[i]!.cert, key: files[i]!.key, clientCert: oldAdmin.cert, clientKey: oldAdmin.key}),
+    authClients: 'yes',
+    config: {'tls-auth-clients-user': 'CN', user: ['admin on nopass ~* &* +@all', 'default on nopass ~* &* +@all']},
+  })
+}, 120_000)
+
+afterAll(() => sampler?.stop())
+
+const seed = () => ['--port', String(cluster.nodes[0]!.port)]
+const newCaArgs = () => ['--new-ca-cert', newCa.cert, '--new-ca-key', newCa.key, '--lock-file', lockFile]
+const oldClient = () => ['--cacert', old.caCert, '--cert', oldAdmin.cert, '--key', oldAdmin.key]
+const newClient = () => ['--cacert', newCa.cert, '--cert', newAdmin.cert, '--key', newAdmin.key]
+
+async function rotate(args: string[]): Promise<{code: number | null; json: RotateJson; stderr: string}> {
+  const result = await runCli(['ca', 'rotate', ...args, '--json'], {timeoutMs: 300_000})
+  try {
+    return {code: result.code, json: JSON.parse(result.stdout) as RotateJson, stderr: result.stderr}
+  } catch {
+    throw new Error(`not JSON (exit ${result.code}): ${result.stdout}\n${result.stderr}`)
+  }
+}
+
+/** Can a client presenting `pair` (verifying the server with `ca`) open a new connection and run PING? */
+async function getsIn(port: number, pair: KeyPair, ca: string): Promise<boolean> {
+  try {
+    const client = await TlsRespClient.connect({port, ca, cert: pair.cert, key: pair.key, timeoutMs: 3000})
+    try {
+      return (await client.command('PING')) === 'PONG'
+    } finally {
+      client.close()
+    }
+  } catch {
+    return false
+  }
+}
+
+const bothCas = () => {
+  const path = join(root, 'both.crt')
+  if (!existsSync(path)) writeFileSync(path, readFileSync(old.caCert, 'utf8') + readFileSync(newCa.cert, 'utf8'))
+  return path
+}
+
+/**
+ * Samples every node's cluster_state, and every replica's link, every 100 ms over connections opened
+ * before the run (they survive reloads): any sample that is not healthy is kept.
+ */
+let sampler: {stop: () => void; bad: string[]; samples: number} | undefined
+async function startSampler() {
+  const clients = await Promise.all(cluster.nodes.map((n) => TlsRespClient.connect({port: n.port, ca: bothCas(), cert: oldAdmin.cert, key: oldAdmin.key})))
+  const state = {bad: [] as string[], samples: 0, stop: () => {}}
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      for (const [i, client] of clients.entries()) {
+        try {
+          const info = parseInfo(String(await client.command('CLUSTER', 'INFO')))
+          if (info.cluster_state !== 'ok') state.bad.push(`node${i}: cluster_state:${info.cluster_state}`)
+          const replication = parseInfo(String(await client.command('INFO', 'replication')))
+          if (replication.role === 'slave' && replication.master_link_status !== 'up') state.bad.push(`node${i}: link ${replication.master_link_status}`)
+        } catch (error) {
+          state.bad.push(`node${i}: ${(error as Error).message}`)
+        }
+      }
+      state.samples++
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  })()
+  state.stop = () => {
+    running = false
+    void loop.then(() => clients.forEach((c) => c.close()))
+  }
+  sampler = state
+  return state
+}
+
+const issuerOf = (path: string) => new X509Certificate(readFileSync(path)).issuer
+
+describe('valkey-tls ca rotate on a 3x1 tls-cluster, every node with its own files', () => {
+  it('status: every node serves and trusts the old CA only; the next step is phase 1; nothing is changed', async () => {
+    const {code, json} = await rotate([...seed(), ...newCaArgs(), ...oldClient()])
+    expect(code, JSON.stringify(json)).toBe(0)
+    expect(json.phase).toBe('trust-old')
+    expect(json.nodes).toHaveLength(6)
+    for (const n of json.nodes) expect(n).toMatchObject({served: 'old', certFile: 'old', caFile: {new: false, old: true}, trustsNew: false, local: true})
+    expect(json.steps.map((s) => [s.kind, s.outcome])).toEqual(Array(6).fill(['widen', 'would']))
+    expect(json.steps.slice(0, 3).every((s) => json.nodes.find((n) => n.address === s.address)!.role === 'replica')).toBe(true)
+    for (const f of files) expect(readFileSync(f.ca, 'utf8')).toBe(readFileSync(old.caCert, 'utf8'))
+  })
+
+  it('the naive order is refused: --finish before any node trusts or serves the new CA', async () => {
+    const {code, json} = await rotate([...seed(), ...newCaArgs(), ...oldClient(), '--finish'])
+    expect(code).toBe(10)
+    expect(json.error).toMatch(/--finish refused: not every node trusts the new CA yet/)
+    for (const f of files) expect(readFileSync(f.ca, 'utf8')).toBe(readFileSync(old.caCert, 'utf8'))
+  })
+
+  it('--apply: every node trusts both and serves a new-CA certificate; the cluster never unhealthy; old-CA clients still get in', async () => {
+    const watch = await startSampler()
+    const {code, json, stderr} = await rotate([...seed(), ...newCaArgs(), ...oldClient(), '--apply'])
+    watch.stop()
+    expect(code, `${JSON.stringify(json)}\n${stderr}`).toBe(0)
+    expect(json.phaseBefore).toBe('trust-old')
+    expect(json.phase).toBe('leaves-new')
+    expect(json.steps.map((s) => `${s.kind} ${s.outcome}`)).toEqual([...Array(6).fill('widen done'), ...Array(6).fill('move-leaf done')])
+    expect(watch.bad, watch.bad.join('\n')).toEqual([])
+    expect(watch.samples).toBeGreaterThan(5)
+    for (const [i, f] of files.entries()) {
+      expect(issuerOf(f.cert), `node${i}`).toBe(new X509Certificate(readFileSync(newCa.cert)).subject)
+      expect(readFileSync(`${f.ca}.before-widen`, 'utf8')).toBe(readFileSync(old.caCert, 'utf8'))
+      expect(existsSync(`${f.cert}.before-new-leaf`)).toBe(true)
+    }
+    for (const node of cluster.nodes) {
+      expect(await getsIn(node.port, oldAdmin, newCa.cert), `old-CA client on ${node.port}`).toBe(true)
+      expect(await getsIn(node.port, newAdmin, newCa.cert), `new-CA client on ${node.port}`).toBe(true)
+    }
+    // Run again: the phase is worked out from the nodes, and nothing is done.
+    const again = await rotate([...seed(), ...newCaArgs(), ...oldClient(), '--apply'])
+    expect([again.code, again.json.phase, again.json.steps]).toEqual([0, 'leaves-new', []])
+  })
+
+  it('--apply --finish: trust narrowed to the new CA; old-CA clients refused, new-CA clients accepted; every node restarted from its files rejoins', async () => {
+    const refused = await rotate([...seed(), ...newCaArgs(), ...oldClient(), '--apply', '--finish'])
+    // This tool's own old-CA certificate would be refused after narrowing: reload's rehearsal says so, nothing loaded.
+    expect(refused.code, JSON.stringify(refused.json)).toBe(10)
+    expect(refused.json.error).toMatch(/--cert|refused/)
+    for (const f of files) expect(readFileSync(f.ca, 'utf8')).toContain(readFileSync(old.caCert, 'utf8').trim())
+
+    const watch = await startSampler()
+    const {code, json, stderr} = await rotate([...seed(), ...newCaArgs(), ...newClient(), '--apply', '--finish'])
+    watch.stop()
+    expect(code, `${JSON.stringify(json)}\n${stderr}`).toBe(0)
+    expect(json.phase).toBe('trust-new')
+    expect(json.steps.map((s) => `${s.kind} ${s.outcome}`)).toEqual(Array(6).fill('narrow done'))
+    expect(watch.bad, watch.bad.join('\n')).toEqual([])
+    for (const f of files) expect(readFileSync(f.ca, 'utf8').trim()).toBe(readFileSync(newCa.cert, 'utf8').trim())
+    for (const node of cluster.nodes) {
+      expect(await getsIn(node.port, oldAdmin, newCa.cert), `old-CA client on ${node.port}`).toBe(false)
+      expect(await getsIn(node.port, newAdmin, newCa.cert), `new-CA client on ${node.port}`).toBe(true)
+    }
+    // Links that reconnect must work too: restart every node from its files, one at a time.
+    for (const node of cluster.nodes) await node.restart({tls: {verifyCa: newCa.cert, clientCert: newAdmin.cert, clientKey: newAdmin.key}})
+    const until = Date.now() + 30_000
+    for (;;) {
+      const states = await Promise.all(cluster.nodes.map(async (n) => {
+        const c = await TlsRespClient.connect({port: n.port, ca: newCa.cert, cert: newAdmin.cert, key: newAdmin.key})
+        try {
+          const cl = parseInfo(String(await c.command('CLUSTER', 'INFO'))).cluster_state
+          const rep = parseInfo(String(await c.command('INFO', 'replication')))
+          return cl === 'ok' && (rep.role !== 'slave' || rep.master_link_status === 'up')
+        } finally {
+          c.close()
+        }
+      }).map((p) => p.catch(() => false)))
+      if (states.every(Boolean)) break
+      if (Date.now() > until) throw new Error(`not healthy after restarts: ${states.join(',')}`)
+      await new Promise((r) => setTimeout(r, 300))
+    }
+    const finished = await rotate([...seed(), ...newCaArgs(), ...newClient(), '--apply', '--finish'])
+    expect([finished.code, finished.json.phase, finished.json.steps]).toEqual([0, 'trust-new', []])
+  })
+})
