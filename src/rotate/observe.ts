@@ -6,7 +6,7 @@ import type {NodeTarget} from '../cluster/discover.js'
 import {failureKind} from '../errors.js'
 import {identityOf, type LocalMaterial, serverPath} from '../reload/material.js'
 import {inspectNode, type NodeAccess, openNodeSession} from '../reload/node.js'
-import type {NodeTlsConfig} from '../reload/config.js'
+import {type NodeTlsConfig, normalizeSerial} from '../reload/config.js'
 import {handshake} from '../transport/handshake.js'
 import {boundBy, formatAddress} from '../transport/options.js'
 import {refusedWithoutCertificate, sendCommand} from '../transport/resp.js'
@@ -28,6 +28,12 @@ export interface NodeState {
   caFile: {new: boolean; old: boolean} | null
   /** Whether the running node accepts a certificate from the new CA (a probe certificate presented); null when unknown. */
   trustsNew: boolean | null
+  /**
+   * Whether the running node still trusts another CA than the new one: INFO tls (Valkey 9.1+) names the CA
+   * that expires first of those it loaded; not the new CA's serial means another CA is loaded. Null when
+   * it cannot tell (older servers, or the new CA is the one that expires first).
+   */
+  loadedOld: boolean | null
   /** The node's files can be read and replaced here (the paths are this machine's), and how. */
   local: boolean
   /** Why the files cannot be changed here (remote node, tls-ca-cert-dir, unwritable folder...). */
@@ -53,7 +59,7 @@ export async function observeNode(target: NodeTarget, context: ObserveContext): 
   const address = formatAddress(target)
   const state: NodeState = {
     target, address, role: target.role, served: null, certFile: null, clientCertFile: null, hasClientCert: false, caFile: null,
-    trustsNew: null, local: false, manualBecause: null, paths: {}, config: undefined as unknown as NodeTlsConfig, material: null, servedLeaf: null, error: null, notes: [],
+    trustsNew: null, loadedOld: null, local: false, manualBecause: null, paths: {}, config: undefined as unknown as NodeTlsConfig, material: null, servedLeaf: null, error: null, notes: [],
   }
   let session
   try {
@@ -67,6 +73,8 @@ export async function observeNode(target: NodeTarget, context: ObserveContext): 
     state.servedLeaf = view.servedChain[0] ?? null
     state.served = state.servedLeaf ? originOf(state.servedLeaf, context.newCa) : null
     state.hasClientCert = Boolean(view.config.files['tls-client-cert-file'])
+    const loadedCa = view.config.loaded.caCertSerial
+    if (loadedCa) state.loadedOld = loadedCa !== normalizeSerial(context.newCa.serialNumber) ? true : null
     if ('reads' in material) {
       state.material = material
       const certOrigin = (name: 'tls-cert-file' | 'tls-client-cert-file') => {

@@ -17,8 +17,8 @@ export interface Step {
 export const trustsNew = (n: NodeState): boolean => n.trustsNew ?? n.caFile?.new ?? false
 /** Its leaves (the server certificate, and tls-client-cert-file if set) come from the new CA. */
 export const leavesNew = (n: NodeState): boolean => n.served === 'new' && (!n.hasClientCert || n.clientCertFile === 'new')
-/** Its CA file still trusts something besides the new CA (unknown counts as yes: narrowing is not assumed). */
-const trustsOld = (n: NodeState): boolean => n.caFile?.old ?? true
+/** It still trusts something besides the new CA: its CA file says so, or the running node does (unknown counts as yes). */
+const trustsOld = (n: NodeState): boolean => (n.caFile?.old ?? true) || n.loadedOld === true
 
 export function phaseOf(nodes: NodeState[]): Phase {
   if (!nodes.every(trustsNew)) return nodes.some(trustsNew) ? 'widening' : 'trust-old'

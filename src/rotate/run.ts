@@ -31,6 +31,8 @@ export interface RotateOptions {
   finish: boolean
   minDays: number
   deadlineMs: number
+  /** Whose files are read (and changed) here: as reload's --read-files (auto: nodes at an address of this machine). */
+  readFiles: NodeAccess['readFiles']
   /** Progress, one line per step, as it happens. */
   onStep?: (line: string) => void
 }
@@ -85,7 +87,7 @@ const BEFORE: Record<StepKind, string> = {widen: '.before-widen', 'move-leaf': '
 export async function runRotate(options: RotateOptions): Promise<RotateReport> {
   const deadline = Date.now() + options.deadlineMs
   const sockets = new Set<TLSSocket>()
-  const access: NodeAccess = {seed: options.seed, readFiles: 'auto', deadline, sockets}
+  const access: NodeAccess = {seed: options.seed, readFiles: options.readFiles, deadline, sockets}
   const probe = options.signer ? await mintProbe(options.signer) : undefined
   const context = {access, newCa: options.newCa, probe}
   const report: RotateReport = {discovery: undefined as unknown as TargetDiscovery, phaseBefore: null, phase: null, nodes: [], steps: [], manual: [], next: '', status: 'ok', error: null}
@@ -168,7 +170,7 @@ async function observeAll(targets: NodeTarget[], context: Parameters<typeof obse
 }
 
 function blank(target: NodeTarget): NodeState {
-  return {target, address: `${target.host}:${target.port}`, role: target.role, served: null, certFile: null, clientCertFile: null, hasClientCert: false, caFile: null, trustsNew: null, local: false, manualBecause: null, paths: {}, config: undefined as never, material: null, servedLeaf: null, error: null, notes: []}
+  return {target, address: `${target.host}:${target.port}`, role: target.role, served: null, certFile: null, clientCertFile: null, hasClientCert: false, caFile: null, trustsNew: null, loadedOld: null, local: false, manualBecause: null, paths: {}, config: undefined as never, material: null, servedLeaf: null, error: null, notes: []}
 }
 
 function summarize(s: NodeState): NodeSummary {
@@ -180,7 +182,7 @@ function whatStepDoes(step: Step): string {
   switch (step.kind) {
     case 'widen': return node.caFile?.new ? 'reload, so the node loads its CA file, which holds the new CA already' : `add the new CA to ${node.paths.ca ?? 'its CA file'} (kept as ${node.paths.ca}${BEFORE.widen}), then reload`
     case 'move-leaf': return `re-issue ${node.paths.cert}${node.hasClientCert ? ` and ${node.paths.clientCert}` : ''} from the new CA (same subject, names, key), then reload`
-    case 'narrow': return `make ${node.paths.ca} hold the new CA alone (kept as ${node.paths.ca}${BEFORE.narrow}), then reload`
+    case 'narrow': return node.caFile?.old === false ? 'reload, so the node loads its CA file, which holds the new CA alone already' : `make ${node.paths.ca} hold the new CA alone (kept as ${node.paths.ca}${BEFORE.narrow}), then reload`
   }
 }
 
@@ -200,8 +202,9 @@ function manualSteps(steps: Step[], options: RotateOptions): string[] {
 function rollbackText(step: StepReport): string {
   if (step.files.length === 0) return `nothing was changed on ${step.address}; the cluster keeps working as it did`
   const restore = step.files.map((f) => `cp -p ${f.previous} ${f.path}`).join('; ')
+  const newCert = step.kind === 'narrow' && /this tool's client certificate/.test(step.reason) ? '; to narrow, this tool must present a certificate from the new CA (--cert/--key)' : ''
   return step.outcome === 'refused'
-    ? `nothing was loaded on ${step.address}, and its files were put back; see the reason above`
+    ? `nothing was loaded on ${step.address}, and its files were put back${newCert}`
     : `to roll ${step.address} back: ${restore}; then valkey-tls reload --force --nodes ${step.address}`
 }
 
@@ -236,7 +239,7 @@ async function runStep(step: Step, options: RotateOptions, access: NodeAccess, s
   }
 
   const reloaded = await runReload({
-    seed: access.seed, mode: 'list', nodes: [node.target], readFiles: 'auto', minDays: options.minDays,
+    seed: access.seed, mode: 'list', nodes: [node.target], readFiles: access.readFiles, minDays: options.minDays,
     force: step.kind !== 'move-leaf', dryRun: false, parallel: 1, deadlineMs: Math.max(1000, access.deadline - Date.now()),
   })
   const result = reloaded.nodes[0]

@@ -4,13 +4,14 @@
  * --apply --finish (phase 3), with the cluster state and replica links sampled during the whole run;
  * who gets in after each; every node restarted from its files rejoins.
  */
+import {spawn} from 'node:child_process'
 import {X509Certificate} from 'node:crypto'
 import {copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {runCli} from '../helpers/cli.js'
+import {BIN, runCli} from '../helpers/cli.js'
 import {type Ca, DEFAULT_SERVER_SANS, issueCert, type KeyPair, makeCa, makePki, type Pki} from '../helpers/pki/openssl.js'
 import {parseInfo, TlsRespClient} from '../helpers/resp.js'
 import {makeTempDir} from '../helpers/temp.js'
@@ -36,30 +37,39 @@ let newCa: Ca
 let oldAdmin: KeyPair
 let newAdmin: KeyPair
 let cluster: ValkeyCluster
-const files: Array<{cert: string; key: string; ca: string}> = []
+let files: NodeFiles[] = []
+
+interface NodeFiles {cert: string; key: string; ca: string}
+
+/** A 3x1 tls-cluster whose nodes each have their own files, issued by the old CA. */
+async function rotationCluster(name: string): Promise<{cluster: ValkeyCluster; files: NodeFiles[]}> {
+  const own: NodeFiles[] = []
+  for (let i = 0; i < 6; i++) {
+    const dir = join(root, `${name}-node${i}`)
+    mkdirSync(dir)
+    const pair = await issueCert(old.ca, dir, 'issued', {cn: `node${i}.valkey`, sans: DEFAULT_SERVER_SANS, usage: 'both'})
+    own.push({cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt')})
+    copyFileSync(pair.cert, own[i]!.cert)
+    copyFileSync(pair.key, own[i]!.key)
+    copyFileSync(old.caCert, own[i]!.ca)
+  }
+  const started = await startCluster({
+    primaries: 3,
+    replicasPerPrimary: 1,
+    tls: {caCert: old.caCert, cert: old.serverCert, key: old.serverKey},
+    tlsFor: (i) => ({caCert: own[i]!.ca, verifyCa: old.caCert, cert: own[i]!.cert, key: own[i]!.key, clientCert: oldAdmin.cert, clientKey: oldAdmin.key}),
+    authClients: 'yes',
+    config: {'tls-auth-clients-user': 'CN', user: ['admin on nopass ~* &* +@all', 'default on nopass ~* &* +@all']},
+  })
+  return {cluster: started, files: own}
+}
 
 beforeAll(async () => {
   old = await makePki(join(root, 'old'), {clients: ['admin']})
   oldAdmin = old.clients.admin!
   newCa = await makeCa(join(root, 'new'), {cn: 'rotation new CA'})
   newAdmin = await issueCert(newCa, join(root, 'new'), 'admin', {cn: 'admin', usage: 'client'})
-  for (let i = 0; i < 6; i++) {
-    const dir = join(root, `node${i}`)
-    mkdirSync(dir)
-    const own = await issueCert(old.ca, dir, 'issued', {cn: `node${i}.valkey`, sans: DEFAULT_SERVER_SANS, usage: 'both'})
-    files.push({cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt')})
-    copyFileSync(own.cert, files[i]!.cert)
-    copyFileSync(own.key, files[i]!.key)
-    copyFileSync(old.caCert, files[i]!.ca)
-  }
-  cluster = await startCluster({
-    primaries: 3,
-    replicasPerPrimary: 1,
-    tls: {caCert: old.caCert, cert: old.serverCert, key: old.serverKey},
-    tlsFor: (i) => ({caCert: files[i]!.ca, verifyCa: old.caCert, cert: files[i]!.cert, key: files[i]!.key, clientCert: oldAdmin.cert, clientKey: oldAdmin.key}),
-    authClients: 'yes',
-    config: {'tls-auth-clients-user': 'CN', user: ['admin on nopass ~* &* +@all', 'default on nopass ~* &* +@all']},
-  })
+  ;({cluster, files} = await rotationCluster('first'))
 }, 120_000)
 
 afterAll(() => sampler?.stop())
@@ -152,6 +162,17 @@ describe('valkey-tls ca rotate on a 3x1 tls-cluster, every node with its own fil
     for (const f of files) expect(readFileSync(f.ca, 'utf8')).toBe(readFileSync(old.caCert, 'utf8'))
   })
 
+  it('files not changed from here (--read-files never): --apply prints each node\'s steps and changes nothing', async () => {
+    const {code, json} = await rotate([...seed(), ...newCaArgs(), ...oldClient(), '--apply', '--read-files', 'never'])
+    expect(code, JSON.stringify(json)).toBe(0)
+    expect(json.phase).toBe('trust-old')
+    expect(json.steps).toEqual([])
+    expect((json as unknown as {manual: string[]}).manual).toHaveLength(6)
+    for (const line of (json as unknown as {manual: string[]}).manual) expect(line).toMatch(/append the new CA .* to its tls-ca-cert-file .*ca\.crt, then valkey-tls reload --force --nodes 127\.0\.0\.1:\d+/)
+    expect(json.next).toMatch(/by hand, on 6 node/)
+    for (const f of files) expect(readFileSync(f.ca, 'utf8')).toBe(readFileSync(old.caCert, 'utf8'))
+  })
+
   it('--apply: every node trusts both and serves a new-CA certificate; the cluster never unhealthy; old-CA clients still get in', async () => {
     const watch = await startSampler()
     const {code, json, stderr} = await rotate([...seed(), ...newCaArgs(), ...oldClient(), '--apply'])
@@ -215,5 +236,76 @@ describe('valkey-tls ca rotate on a 3x1 tls-cluster, every node with its own fil
     }
     const finished = await rotate([...seed(), ...newCaArgs(), ...newClient(), '--apply', '--finish'])
     expect([finished.code, finished.json.phase, finished.json.steps]).toEqual([0, 'trust-new', []])
+  })
+})
+
+describe('valkey-tls ca rotate, killed (SIGKILL) after phase 1 and after the first new leaf, then run again', () => {
+  /** Runs `ca rotate` (text output: one progress line per step on stderr) and SIGKILLs it once `kill(stderr)` says so. */
+  function rotateKilled(args: string[], kill: (stderr: string) => boolean): Promise<{code: number | null; signal: NodeJS.Signals | null; stderr: string}> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, 'ca', 'rotate', ...args], {env: {...process.env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
+      let stderr = ''
+      child.stderr.on('data', (d) => {
+        stderr += d
+        if (kill(stderr)) child.kill('SIGKILL')
+      })
+      child.stdout.resume()
+      const timer = setTimeout(() => child.kill('SIGKILL'), 300_000)
+      child.on('error', reject)
+      child.on('close', (code, signal) => {
+        clearTimeout(timer)
+        resolve({code, signal, stderr})
+      })
+    })
+  }
+  const count = (text: string, what: RegExp) => (text.match(new RegExp(what, 'g')) ?? []).length
+
+  it('each run continues from what the nodes show; the cluster is healthy throughout and at the end', async () => {
+    const second = await rotationCluster('second')
+    const seedArgs = ['--port', String(second.cluster.nodes[0]!.port), '--new-ca-cert', newCa.cert, '--new-ca-key', newCa.key]
+    const clients = await Promise.all(second.cluster.nodes.map((n) => TlsRespClient.connect({port: n.port, ca: bothCas(), cert: oldAdmin.cert, key: oldAdmin.key})))
+    const bad: string[] = []
+    let sampling = true
+    const sampled = (async () => {
+      while (sampling) {
+        for (const [i, c] of clients.entries()) {
+          const state = parseInfo(String(await c.command('CLUSTER', 'INFO'))).cluster_state
+          const rep = parseInfo(String(await c.command('INFO', 'replication')))
+          if (state !== 'ok' || (rep.role === 'slave' && rep.master_link_status !== 'up')) bad.push(`node${i}: ${state} ${rep.master_link_status ?? ''}`)
+        }
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    })()
+    try {
+      // A killed run leaves reload's lock behind, taken over 30 s later: each run here has its own, to keep the test short.
+      const lock = (n: number) => ['--lock-file', join(root, `killed-${n}.lock`)]
+      const first = await rotateKilled([...seedArgs, ...oldClient(), ...lock(1), '--apply'], (e) => count(e, /: widen done/) >= 6)
+      expect(first.signal, first.stderr).toBe('SIGKILL')
+      const afterFirst = (await rotate([...seedArgs, ...oldClient(), ...lock(2)])).json
+      expect(['trust-both', 'moving-leaves']).toContain(afterFirst.phase)
+      expect(afterFirst.nodes.every((n) => n.trustsNew === true)).toBe(true)
+
+      const killed = await rotateKilled([...seedArgs, ...oldClient(), ...lock(3), '--apply'], (e) => count(e, /: move-leaf done/) >= 1)
+      expect(killed.signal, killed.stderr).toBe('SIGKILL')
+      expect(count(killed.stderr, /: widen done/), 'phase 1 was not done again').toBe(0)
+      const afterSecond = (await rotate([...seedArgs, ...oldClient(), ...lock(4)])).json
+      expect(afterSecond.phase).toBe('moving-leaves')
+      const moved = afterSecond.nodes.filter((n) => n.served === 'new').length
+      expect(moved).toBeGreaterThanOrEqual(1)
+
+      const resumed = await rotate([...seedArgs, ...oldClient(), ...lock(5), '--apply'])
+      expect(resumed.code, JSON.stringify(resumed.json)).toBe(0)
+      expect(resumed.json.phase).toBe('leaves-new')
+      expect(resumed.json.steps.every((s) => s.kind === 'move-leaf' && s.outcome === 'done')).toBe(true)
+      expect(resumed.json.steps.length).toBeLessThanOrEqual(6 - moved + 1) // at most the node caught between its write and its reload
+      const done = await rotate([...seedArgs, ...newClient(), ...lock(6), '--apply', '--finish'])
+      expect([done.code, done.json.phase]).toEqual([0, 'trust-new'])
+    } finally {
+      sampling = false
+      await sampled.catch((error: Error) => bad.push(error.message))
+      clients.forEach((c) => c.close())
+      await second.cluster.stop()
+    }
+    expect(bad, bad.join('\n')).toEqual([])
   })
 })

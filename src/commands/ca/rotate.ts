@@ -33,6 +33,10 @@ With --apply it performs the steps that are safe now, node by node, replicas fir
     nodes: Flags.string({summary: 'These nodes (host:port,...) instead of every node found from --host/--port.', exclusive: ['host']}),
     'min-days': Flags.integer({summary: 'Refuse certificates valid for fewer days than this (as reload does).', default: 1, min: 0}),
     deadline: Flags.integer({summary: 'Seconds after which the run stops (between nodes: a node being changed is finished or reported).', default: 900, min: 1}),
+    'read-files': Flags.option({
+      summary: 'Read and change the node\'s files here: auto = only for nodes at an address of this machine; always = the paths are the same here (shared storage); never = print the steps for each node instead.',
+      options: ['auto', 'always', 'never'] as const, default: 'auto',
+    })(),
     'lock-file': Flags.string({summary: 'The lock shared with reload, so a cron reload never runs in the middle (default: reload\'s).'}),
     'lock-wait': Flags.integer({summary: 'Seconds to wait for the lock.', default: 60, min: 0}),
     ...connectionFlags,
@@ -62,7 +66,7 @@ With --apply it performs the steps that are safe now, node by node, replicas fir
     try {
       report = await runRotate({
         seed: connection, nodes: flags.nodes ? parseNodeList(flags.nodes) : undefined, newCa: newCa!, signer,
-        apply: flags.apply, finish: flags.finish, minDays: flags['min-days'], deadlineMs: flags.deadline * 1000,
+        apply: flags.apply, finish: flags.finish, minDays: flags['min-days'], deadlineMs: flags.deadline * 1000, readFiles: flags['read-files'],
         onStep: this.jsonEnabled() ? undefined : (line) => this.logToStderr(line),
       })
     } finally {

@@ -7,7 +7,7 @@ import {finishRefusal, phaseOf, safeSteps} from '../../../src/rotate/plan.js'
 function node(address: string, role: NodeState['role'], served: 'old' | 'new', ca: 'old' | 'both' | 'new', probe: boolean | null = ca !== 'old', clientCert?: 'old' | 'new'): NodeState {
   return {
     target: {host: '127.0.0.1', port: Number(address.split(':')[1]), role}, address, role, served, certFile: served, clientCertFile: clientCert ?? null, hasClientCert: clientCert !== undefined,
-    caFile: {new: ca !== 'old', old: ca !== 'new'}, trustsNew: probe, local: true, manualBecause: null, paths: {}, config: undefined as never, material: null, servedLeaf: null, error: null, notes: [],
+    caFile: {new: ca !== 'old', old: ca !== 'new'}, trustsNew: probe, loadedOld: null, local: true, manualBecause: null, paths: {}, config: undefined as never, material: null, servedLeaf: null, error: null, notes: [],
   }
 }
 
@@ -23,6 +23,7 @@ describe('phaseOf: the phase from what the nodes show', () => {
     ['all leaves moved', [node('a:1', 'primary', 'new', 'both', true, 'new'), node('a:2', 'replica', 'new', 'both')], 'leaves-new'],
     ['one narrowed', [node('a:1', 'primary', 'new', 'new'), node('a:2', 'replica', 'new', 'both')], 'narrowing'],
     ['done', [node('a:1', 'primary', 'new', 'new'), node('a:2', 'replica', 'new', 'new')], 'trust-new'],
+    ['every file narrowed, one not reloaded (INFO tls still names another CA)', [node('a:1', 'primary', 'new', 'new'), {...node('a:2', 'replica', 'new', 'new'), loadedOld: true}], 'narrowing'],
   ]
   for (const [what, nodes, phase] of cases) it(`${what}: ${phase}`, () => expect(phaseOf(nodes)).toBe(phase))
 })
