@@ -3,7 +3,8 @@ import type {TLSSocket} from 'node:tls'
 import type {NodeRole, NodeTarget} from '../cluster/discover.js'
 import {describe, type Failure, replyFailure, socketFailure, verifyFailure} from '../transport/errors.js'
 import {handshake, type HandshakeExtra, type HandshakeFailed, type HandshakeOk, type ServedCertificate} from '../transport/handshake.js'
-import {authCommand, boundBy, type ConnectOptions, type Endpoint, formatAddress} from '../transport/options.js'
+import {authenticate} from '../transport/auth.js'
+import {boundBy, type ConnectOptions, type Endpoint, formatAddress} from '../transport/options.js'
 import {parseInfo} from '../server/facts.js'
 import {type CommandOutcome, isErrorReply, refusedWithoutCertificate, type RespValue, sendCommand} from '../transport/resp.js'
 import {explainHandshake} from '../transport/session.js'
@@ -181,9 +182,8 @@ async function readSettings(socket: TLSSocket, settings: ProbeScope, result: Nod
     ? describe(replyFailure((outcome.reply as {error: string}).error, {command, user: who}))
     : socketFailure(outcome.error, {tcpConnected: true, afterHandshake: true, withCert: false}).cause)
   if (password !== undefined) {
-    const auth = await sendCommand(socket, authCommand(user, password), timeoutMs)
-    if (!auth.ok || isErrorReply(auth.reply)) {
-      const failure = auth.ok ? replyFailure((auth.reply as {error: string}).error, {command: 'AUTH', user}) : socketFailure(auth.error, {tcpConnected: true, afterHandshake: true, withCert: false})
+    const failure = await authenticate(socket, user, password, timeoutMs)
+    if (failure) {
       // A password that does not work is a failure of the run (exit 7), not a footnote.
       if (result.error === null) fail(result, failure, 'AUTH failed: ')
       return {settings: null}

@@ -76,7 +76,7 @@ export function handshake(options: ConnectOptions, extra: HandshakeExtra = {}): 
     let tcpMs: number | null = null
     const socket = tlsConnect({
       host, port,
-      secureContext: sharedContext(extra.ca ?? tls.ca, withCert ? tls.cert : undefined, withCert ? tls.key : undefined),
+      secureContext: sharedContext(extra.ca ?? tls.ca, withCert ? tls.cert : undefined, withCert ? tls.key : undefined, tls.ciphers),
       servername: tls.servername ?? (isIP(host) ? undefined : host),
       rejectUnauthorized: false,
     })
@@ -105,7 +105,7 @@ export function handshake(options: ConnectOptions, extra: HandshakeExtra = {}): 
       finish({ok: true, socket, tcpMs: tcpMs ?? 0, handshakeMs, protocol: socket.getProtocol(), cipher: socket.getCipher()?.name ?? null, certificate, peer, verifyError})
     })
     socket.once('error', (error: Error & {code?: string}) => {
-      finish({ok: false, code: error.code ?? 'ERROR', tcpMs, failure: socketFailure(error, {tcpConnected: tcpMs !== null, withCert: withCert && Boolean(tls.cert)})})
+      finish({ok: false, code: error.code ?? 'ERROR', tcpMs, failure: socketFailure(error, {tcpConnected: tcpMs !== null, withCert: withCert && Boolean(tls.cert), ciphers: tls.ciphers !== undefined})})
     })
   })
 }
@@ -113,14 +113,14 @@ export function handshake(options: ConnectOptions, extra: HandshakeExtra = {}): 
 const contexts = new Map<string, SecureContext>()
 
 /**
- * One SecureContext per (CA, cert, key) for the whole run: building one parses the CA bundle and the
- * key, which costs more than the handshake itself when done per connection.
+ * One SecureContext per (CA, cert, key, ciphers) for the whole run: building one parses the CA bundle
+ * and the key, which costs more than the handshake itself when done per connection.
  */
-function sharedContext(ca: Buffer | undefined, cert: Buffer | undefined, key: Buffer | undefined): SecureContext {
-  const id = [ca, cert, key].map((b) => (b ? createHash('sha256').update(b).digest('hex') : '-')).join(':')
+function sharedContext(ca: Buffer | undefined, cert: Buffer | undefined, key: Buffer | undefined, ciphers: string | undefined): SecureContext {
+  const id = [ca, cert, key].map((b) => (b ? createHash('sha256').update(b).digest('hex') : '-')).join(':') + `:${ciphers ?? '-'}`
   let context = contexts.get(id)
   if (!context) {
-    context = createSecureContext({ca, cert, key})
+    context = createSecureContext({ca, cert, key, ciphers})
     contexts.set(id, context)
   }
   return context
