@@ -19,9 +19,9 @@ export const connectionFlags = {
     helpGroup: 'CONNECTION',
     async parse(input, command) {
       const uri = parseValkeyUri(input)
-      // As valkey-cli warns for -a and -u, once, on stderr, when the flag is read.
+      // As valkey-cli warns for -a and -u: one line on stderr (oclif's warn() would wrap it), when the flag is read.
       const warning = uriPasswordWarning(uri)
-      if (warning) command.warn(warning)
+      if (warning) command.logToStderr(`Warning: ${warning}`)
       return uri
     },
   })(),
