@@ -3,6 +3,7 @@ import type {TLSSocket} from 'node:tls'
 import type {NodeRole, NodeTarget} from '../cluster/discover.js'
 import {describe, type Failure, replyFailure, socketFailure, verifyFailure} from '../transport/errors.js'
 import {handshake, type HandshakeExtra, type HandshakeFailed, type HandshakeOk, type ServedCertificate} from '../transport/handshake.js'
+import {authFailure, fetchPassword} from '../transport/auth.js'
 import {authCommand, boundBy, type ConnectOptions, type Endpoint, formatAddress} from '../transport/options.js'
 import {parseInfo} from '../server/facts.js'
 import {type CommandOutcome, isErrorReply, refusedWithoutCertificate, type RespValue, sendCommand, sendCommands} from '../transport/resp.js'
@@ -226,9 +227,15 @@ function fillPort(result: PortResult, hs: HandshakeOk, settings: ProbeScope, che
 async function readSettings(socket: TLSSocket, settings: ProbeScope, result: NodeResult, whoami = false): Promise<{settings: TlsSettings | null; busPort?: number}> {
   const {notes} = result
   const {user, password, timeoutMs} = settings.connection
+  // This connection's own password (a password command runs for each), fetched before anything is sent.
+  const secret = password === undefined ? undefined : await fetchPassword(password)
+  if (secret !== undefined && typeof secret !== 'string') {
+    fail(result, secret, 'AUTH failed: ')
+    return {settings: null}
+  }
   const commands = [
     ...(whoami ? [['ACL', 'WHOAMI']] : []),
-    ...(password === undefined ? [] : [authCommand(user, password)]),
+    ...(secret === undefined ? [] : [authCommand(user, secret)]),
     ['INFO', 'server', 'replication', 'cluster', 'tls', 'stats'],
     ['CONFIG', 'GET', 'tls-auth-clients', 'tls-auth-clients-user', 'tls-protocols', 'tls-cluster', 'cluster-port', 'tls-port'],
   ]
@@ -243,9 +250,8 @@ async function readSettings(socket: TLSSocket, settings: ProbeScope, result: Nod
     ? describe(replyFailure((outcome.reply as {error: string}).error, {command, user: who}))
     : socketFailure(outcome.error, {tcpConnected: true, afterHandshake: true, withCert: false}).cause)
   if (password !== undefined) {
-    const auth = outcomes.shift()!
-    if (!auth.ok || isErrorReply(auth.reply)) {
-      const failure = auth.ok ? replyFailure((auth.reply as {error: string}).error, {command: 'AUTH', user}) : socketFailure(auth.error, {tcpConnected: true, afterHandshake: true, withCert: false})
+    const failure = authFailure(outcomes.shift()!, user)
+    if (failure) {
       // A password that does not work is a failure of the run (exit 7), not a footnote.
       if (result.error === null) fail(result, failure, 'AUTH failed: ')
       return {settings: null}

@@ -4,15 +4,15 @@ import {BaseCommand} from '../base-command.js'
 import {usageError} from '../errors.js'
 import {connectionFlags} from '../flags/connection.js'
 
-// A probe's target comes from the URL, so --host and --port have no meaning here.
-const {host: _host, port: _port, ...connection} = connectionFlags
+// A probe's target comes from the URL, so --uri, --host and --port have no meaning here.
+const {uri: _uri, host: _host, port: _port, ...connection} = connectionFlags
 
 export default class Exporter extends BaseCommand {
   static override summary = 'Serve Prometheus: each scrape of /probe?target=HOST:PORT checks TLS on that cluster or replication set.'
 
   static override description = `Prometheus's multi-target exporter pattern, like the blackbox exporter: Prometheus scrapes /probe?target=HOST:PORT (and &module=NAME), and the exporter runs a check of the target then and there: every node of its cluster (or the server and its replicas) found from it, all checked as \`check\` does, answered in the exposition format. /metrics has the exporter's own metrics (probes by module and outcome, durations, probes running), / lists the modules.
 
-The connection flags given here are the defaults (module "default"); a --config file (YAML) defines named modules with their own CA, client certificate, user, password source and timeouts, each key left out taken from the command line. Passwords never appear on the command line or in the config file: the defaults' comes from VALKEY_TLS_PASSWORD (or VALKEYCLI_AUTH, REDISCLI_AUTH) or --askpass; a module names an environment variable (password_env) or a file (password_file). Files are read again at every probe, so renewed certificates and rotated passwords need no restart.
+The connection flags given here are the defaults (module "default"); a --config file (YAML) defines named modules with their own CA, client certificate, user, password source and timeouts, each key left out taken from the command line. Passwords never appear on the command line or in the config file: the defaults' comes from --password-command (run for every connection a probe makes), VALKEY_TLS_PASSWORD (or VALKEYCLI_AUTH, REDISCLI_AUTH) or --askpass; a module names an environment variable (password_env) or a file (password_file). Files are read again at every probe, so renewed certificates and rotated passwords need no restart.
 
 A probe ends before Prometheus gives up: within X-Prometheus-Scrape-Timeout-Seconds less --timeout-offset, and never after the module's deadline (--deadline). At most --max-probes run at once; as many more wait while their deadline allows, and the rest are answered 503. SIGTERM (or SIGINT) stops gracefully: no new connections, running probes are answered, then exit 0; a second signal exits at once.`
 

@@ -1,24 +1,28 @@
 import {inputError} from '../errors.js'
-import {type ConnectionFlagValues, resolveConnection} from '../flags/resolve.js'
+import {type ConnectionFlagValues, resolveTls} from '../flags/resolve.js'
 import {readInputFile} from '../fsutil/read.js'
-import {type ConnectOptions, type Endpoint, formatAddress} from '../transport/options.js'
+import {type ConnectOptions, type Endpoint, fixedPassword, type PasswordSupplier} from '../transport/options.js'
 import {COMMAND_LINE_MODULE, type ExporterConfig, type ModuleConfig, type PasswordSource} from './config.js'
 
 /**
  * A module ready to probe with: file paths (read again at every probe, so renewed client certificates
  * and rotated passwords are picked up without a restart), where the password comes from, and the
- * probe's bounds. The command line's module holds a password it already has (from the environment or
- * --askpass) in memory; config modules name a variable or a file.
+ * probe's bounds. The command line's module holds its password supplier (a password it already has,
+ * from the environment or --askpass, or --password-command, run for every connection); config modules
+ * name a variable or a file. --cacertdir and the cipher lists come from the command line for every module.
  */
 export interface ProbeModule {
   name: string
   cacert?: string
+  cacertdir?: string
   cert?: string
   key?: string
   sni?: string
   insecure: boolean
+  tlsCiphers?: string
+  tlsCiphersuites?: string
   user?: string
-  password: PasswordSource | {kind: 'value'; value: string}
+  password: PasswordSource | {kind: 'given'; get: PasswordSupplier}
   /** Seconds for the TLS handshake and each reply. */
   timeout: number
   /** Most a probe may take; the scrape timeout may make it shorter. */
@@ -31,9 +35,9 @@ export interface ProbeModule {
 
 /** The command line's settings: connection flags (resolved once, at start) and the probe flags. */
 export interface CommandLineDefaults {
-  flags: Omit<ConnectionFlagValues, 'host' | 'port' | 'askpass'>
-  /** The password resolveConnection found for the flags (environment or --askpass), if any. */
-  password?: string
+  flags: Omit<ConnectionFlagValues, 'uri' | 'host' | 'port' | 'askpass' | 'password-command'>
+  /** The password resolveConnection found for the flags (environment, --askpass, --password-command), if any. */
+  password?: PasswordSupplier
   deadlineMs: number
   warnDays: number
   concurrency: number
@@ -45,12 +49,15 @@ export function buildModules(defaults: CommandLineDefaults, config: ExporterConf
   const base: ProbeModule = {
     name: COMMAND_LINE_MODULE,
     cacert: flags.cacert,
+    cacertdir: flags.cacertdir,
     cert: flags.cert,
     key: flags.key,
     sni: flags.sni,
     insecure: flags.insecure,
+    tlsCiphers: flags['tls-ciphers'],
+    tlsCiphersuites: flags['tls-ciphersuites'],
     user: flags.user,
-    password: defaults.password === undefined ? {kind: 'none'} : {kind: 'value', value: defaults.password},
+    password: defaults.password === undefined ? {kind: 'none'} : {kind: 'given', get: defaults.password},
     timeout: flags.timeout,
     deadlineMs: defaults.deadlineMs,
     warnDays: defaults.warnDays,
@@ -67,10 +74,13 @@ function overlay(base: ProbeModule, name: string, module: ModuleConfig): ProbeMo
   return {
     name,
     cacert: pick(module.cacert, base.cacert),
+    cacertdir: base.cacertdir,
     cert: pick(module.cert, base.cert),
     key: pick(module.key, base.key),
     sni: pick(module.sni, base.sni),
     insecure: module.insecure ?? base.insecure,
+    tlsCiphers: base.tlsCiphers,
+    tlsCiphersuites: base.tlsCiphersuites,
     user: module.auth ? module.auth.user : base.user,
     password: module.auth ? module.auth.password : base.password,
     timeout: module.timeout ?? base.timeout,
@@ -88,31 +98,32 @@ function overlay(base: ProbeModule, name: string, module: ModuleConfig): ProbeMo
  */
 export async function connectionFor(module: ProbeModule, target: Endpoint): Promise<ConnectOptions> {
   try {
-    const resolved = await resolveConnection({
-      host: target.host, port: target.port, askpass: false, user: undefined,
-      cacert: module.cacert, cert: module.cert, key: module.key, sni: module.sni, insecure: module.insecure, timeout: module.timeout,
-    }, formatAddress(target))
+    const resolved = await resolveTls({
+      host: target.host, port: target.port, cacert: module.cacert, cacertdir: module.cacertdir, cert: module.cert, key: module.key, sni: module.sni,
+      insecure: module.insecure, 'tls-ciphers': module.tlsCiphers, 'tls-ciphersuites': module.tlsCiphersuites, timeout: module.timeout,
+    })
     return {...resolved, user: module.user, password: await passwordOf(module)}
   } catch (error) {
     throw inputError(`module ${module.name}: ${(error as Error).message}`, error)
   }
 }
 
-async function passwordOf(module: ProbeModule): Promise<string | undefined> {
+/** A config module's password, read now (once per probe); the command line's supplier as it is. */
+async function passwordOf(module: ProbeModule): Promise<PasswordSupplier | undefined> {
   const source = module.password
   switch (source.kind) {
     case 'none': return undefined
-    case 'value': return source.value
+    case 'given': return source.get
     case 'env': {
       const value = process.env[source.name]
       if (!value) throw inputError(`password_env ${source.name} is not set in the exporter's environment`)
-      return value
+      return fixedPassword(value)
     }
     case 'file': {
       // One line, as `echo secret > file` writes it: the final newline is not part of the password.
       const value = (await readInputFile(source.path, 'password_file')).toString('utf8').replace(/\r?\n$/, '')
       if (value === '') throw inputError(`password_file ${source.path} holds an empty password`)
-      return value
+      return fixedPassword(value)
     }
   }
 }

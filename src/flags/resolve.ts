@@ -4,24 +4,35 @@ import {isIP} from 'node:net'
 import {inputError, usageError} from '../errors.js'
 import {readInputFile} from '../fsutil/read.js'
 import {splitPem, toPem} from '../pki/pem.js'
-import {type ConnectOptions, formatAddress} from '../transport/options.js'
+import {type ConnectOptions, fixedPassword, formatAddress, type PasswordSupplier} from '../transport/options.js'
+import {readCaDir} from './ca-dir.js'
+import {cipherString} from './ciphers.js'
+import {checkRunnable, commandPassword, splitCommandLine} from './password-command.js'
+import type {ValkeyUri} from './uri.js'
 
 export const DEFAULT_HOST = '127.0.0.1'
 export const DEFAULT_PORT = 6379
 /** Where a password may come from, in order; valkey-cli's and redis-cli's variables are honoured too. */
 export const PASSWORD_VARIABLES = ['VALKEY_TLS_PASSWORD', 'VALKEYCLI_AUTH', 'REDISCLI_AUTH'] as const
+/** The command that prints the password, when --password-command is not given. */
+export const PASSWORD_COMMAND_VARIABLE = 'VALKEY_TLS_PASSWORD_COMMAND'
 
 /** The values of connectionFlags, as oclif parses them. */
 export interface ConnectionFlagValues {
+  uri?: ValkeyUri
   host?: string
   port?: number
   user?: string
   askpass: boolean
+  'password-command'?: string
   cacert?: string
+  cacertdir?: string
   cert?: string
   key?: string
   sni?: string
   insecure: boolean
+  'tls-ciphers'?: string
+  'tls-ciphersuites'?: string
   timeout: number
 }
 
@@ -32,35 +43,70 @@ export function passwordFromEnvironment(env: NodeJS.ProcessEnv = process.env): s
 
 /**
  * The one place connection flags become ConnectOptions (every command that connects calls it once):
- * the password from --askpass (a prompt, so a terminal is needed) or the environment, and the TLS
- * files read and checked. No network yet.
+ * where (--uri, else --host/--port), the TLS files read and checked, and where the password comes from.
+ * No network yet.
  */
 export async function resolveConnection(flags: ConnectionFlagValues, forWhat?: string): Promise<ConnectOptions> {
   const terminal = Boolean(process.stdin.isTTY && process.stderr.isTTY)
   if (flags.askpass && !terminal) throw usageError('--askpass needs a terminal to prompt on')
-  const host = stripBrackets(flags.host ?? DEFAULT_HOST)
+  const base = await resolveTls(flags)
+  const user = flags.uri?.user ?? flags.user
+  let password = await resolvePassword(flags, base.timeoutMs, forWhat ?? formatAddress(base))
+  if (user !== undefined && password === undefined) {
+    // A user with no password would silently connect as someone else (the default user).
+    if (!terminal) throw usageError(`--user ${user} needs a password: set VALKEY_TLS_PASSWORD (or VALKEYCLI_AUTH, REDISCLI_AUTH), use --password-command, or --askpass on a terminal`)
+    password = fixedPassword(await (await import('../ui/prompts.js')).askPassword(forWhat ?? formatAddress(base)))
+  }
+  return {...base, user, password}
+}
+
+/**
+ * Where the password comes from, first found wins: --askpass (a prompt, now), a password in --uri,
+ * --password-command, $VALKEY_TLS_PASSWORD_COMMAND, then $VALKEY_TLS_PASSWORD, $VALKEYCLI_AUTH,
+ * $REDISCLI_AUTH. Two of the first three together are a usage error (oclif refuses --askpass with
+ * --password-command). A command is run for every connection, within --timeout.
+ */
+async function resolvePassword(flags: ConnectionFlagValues, timeoutMs: number, forWhat: string): Promise<PasswordSupplier | undefined> {
+  const fromUri = flags.uri?.password
+  if (fromUri !== undefined && (flags.askpass || flags['password-command'] !== undefined)) {
+    throw usageError(`--uri holds a password: do not give ${flags.askpass ? '--askpass' : '--password-command'} too`)
+  }
+  if (flags.askpass) return fixedPassword(await (await import('../ui/prompts.js')).askPassword(forWhat))
+  if (fromUri !== undefined) return fixedPassword(fromUri)
+  const variable = process.env[PASSWORD_COMMAND_VARIABLE]
+  const [command, what] = flags['password-command'] === undefined ? [variable || undefined, PASSWORD_COMMAND_VARIABLE] : [flags['password-command'], '--password-command']
+  if (command !== undefined) {
+    const argv = splitCommandLine(command, what)
+    await checkRunnable(argv[0]!, what)
+    return commandPassword(argv, `the password command (${what})`, timeoutMs)
+  }
+  const value = passwordFromEnvironment()
+  return value === undefined ? undefined : fixedPassword(value)
+}
+
+/** Everything but the credentials: the endpoint, the TLS material read and checked, the bound. */
+export async function resolveTls(flags: Omit<ConnectionFlagValues, 'user' | 'askpass' | 'password-command'>): Promise<Omit<ConnectOptions, 'user' | 'password'>> {
+  const host = stripBrackets(flags.uri?.host ?? flags.host ?? DEFAULT_HOST)
   if (host === '') throw usageError('--host must not be empty')
   if (flags.sni !== undefined && isIP(flags.sni)) throw usageError(`--sni must be a host name, not an IP address ("${flags.sni}"): IP addresses are matched without SNI`)
+  const ciphers = cipherString(flags['tls-ciphers'], flags['tls-ciphersuites'])
   const read = (path: string | undefined, what: string) => (path === undefined ? undefined : readInputFile(path, what))
-  const [caFile, certFile, keyFile] = await Promise.all([read(flags.cacert, '--cacert'), read(flags.cert, '--cert'), read(flags.key, '--key')])
-  const ca = caFile && certificatesPem(caFile, `--cacert ${flags.cacert}`)
+  const [caFile, caDir, certFile, keyFile] = await Promise.all([
+    read(flags.cacert, '--cacert'),
+    flags.cacertdir === undefined ? undefined : readCaDir(flags.cacertdir, certificatesPem),
+    read(flags.cert, '--cert'),
+    read(flags.key, '--key'),
+  ])
+  const caBundle = caFile && certificatesPem(caFile, `--cacert ${flags.cacert}`)
+  // valkey-cli loads both when both are given (SSL_CTX_load_verify_locations(file, dir)).
+  const ca = caBundle && caDir ? Buffer.concat([caBundle, Buffer.from('\n'), caDir]) : caBundle ?? caDir
   const cert = certFile && certificatesPem(certFile, `--cert ${flags.cert}`)
   const key = keyFile && checkedKey(keyFile, flags.key!, cert, flags.cert)
-  const port = flags.port ?? DEFAULT_PORT
-  forWhat ??= formatAddress({host, port})
-  let password = flags.askpass ? await (await import('../ui/prompts.js')).askPassword(forWhat) : passwordFromEnvironment()
-  if (flags.user !== undefined && password === undefined) {
-    // A user with no password would silently connect as someone else (the default user).
-    if (!terminal) throw usageError(`--user ${flags.user} needs a password: set VALKEY_TLS_PASSWORD (or VALKEYCLI_AUTH, REDISCLI_AUTH), or use --askpass on a terminal`)
-    password = await (await import('../ui/prompts.js')).askPassword(forWhat)
-  }
   return {
     host,
-    port,
-    user: flags.user,
-    password,
+    port: flags.uri?.port ?? flags.port ?? DEFAULT_PORT,
     timeoutMs: Math.round(flags.timeout * 1000),
-    tls: {ca, cert, key, servername: flags.sni, insecure: flags.insecure},
+    tls: {ca, cert, key, servername: flags.sni, insecure: flags.insecure, ciphers},
   }
 }
 

@@ -1,5 +1,5 @@
 import {TransportError} from '../transport/errors.js'
-import {type ConnectOptions, formatAddress} from '../transport/options.js'
+import {type ConnectOptions, fixedPassword, formatAddress} from '../transport/options.js'
 import {openSession, type Session} from '../transport/session.js'
 
 /**
@@ -17,7 +17,7 @@ export async function openAuthenticated(options: ConnectOptions, askPassword?: (
       session.close()
       const noauth = error instanceof TransportError && error.failure.reason === 'noauth'
       if (!noauth || current.password !== undefined || !askPassword) throw error
-      current = {...current, password: await askPassword(formatAddress(current))}
+      current = {...current, password: fixedPassword(await askPassword(formatAddress(current)))}
     }
   }
 }

@@ -27,6 +27,13 @@ export class TransportError extends ValkeyTlsError {
   readonly reply: string | undefined
 }
 
+/** A password supplier could not give a password (the password command failed): a credential failure, exit 7. */
+export class PasswordError extends ValkeyTlsError {
+  constructor(readonly failure: Failure) {
+    super(failure.kind, describe(failure))
+  }
+}
+
 export const describe = (f: Failure): string => (f.fix ? `${f.cause}; ${f.fix}` : f.cause)
 
 const CERT_REQUIRED: Failure = {kind: 'auth', reason: 'cert-required', cause: 'the server requires a client certificate', fix: 'pass --cert and --key'}
@@ -42,9 +49,10 @@ const firstLine = (error: Error) => String(error.message ?? error).split('\n')[0
 /**
  * A socket or TLS error. `tcpConnected`: the TCP connection was up (so a reset is the TLS layer's);
  * `afterHandshake`: the handshake had completed (a hang-up then is how a node refuses a client without a
- * certificate, since its alert and its close race); `withCert`: we presented a client certificate.
+ * certificate, since its alert and its close race); `withCert`: we presented a client certificate;
+ * `ciphers`: --tls-ciphers or --tls-ciphersuites narrowed what we offer.
  */
-export function socketFailure(error: Error & {code?: string}, ctx: {tcpConnected: boolean; afterHandshake?: boolean; withCert: boolean}): Failure {
+export function socketFailure(error: Error & {code?: string}, ctx: {tcpConnected: boolean; afterHandshake?: boolean; withCert: boolean; ciphers?: boolean}): Failure {
   const code = error.code ?? ''
   switch (code) {
     case 'ECONNREFUSED': return {kind: 'server', reason: 'refused', cause: 'connection refused'}
@@ -57,6 +65,10 @@ export function socketFailure(error: Error & {code?: string}, ctx: {tcpConnected
     case 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED': return CERT_REQUIRED
   }
   const alert = tlsAlert(error.message ?? '')
+  // A server finding no cipher in common answers "handshake failure", the alert a missing certificate also gets.
+  if (alert === 'handshake failure' && ctx.ciphers && !ctx.afterHandshake) {
+    return {kind: 'server', reason: 'no-shared-cipher', cause: 'TLS alert: handshake failure', fix: 'does the server accept a cipher of --tls-ciphers / --tls-ciphersuites? (or does it require a client certificate?)'}
+  }
   if (alert === 'certificate required' || (alert === 'handshake failure' && !ctx.withCert)) return CERT_REQUIRED
   if (alert) {
     return ctx.withCert

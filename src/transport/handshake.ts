@@ -78,7 +78,7 @@ export function handshake(options: ConnectOptions, extra: HandshakeExtra = {}): 
     let tcpMs: number | null = null
     const socket = tlsConnect({
       host, port,
-      secureContext: sharedContext(extra.ca ?? tls.ca, withCert ? tls.cert : undefined, withCert ? tls.key : undefined, extra.maxVersion),
+      secureContext: sharedContext(extra.ca ?? tls.ca, withCert ? tls.cert : undefined, withCert ? tls.key : undefined, tls.ciphers, extra.maxVersion),
       servername: tls.servername ?? (isIP(host) ? undefined : host),
       rejectUnauthorized: false,
     })
@@ -107,7 +107,7 @@ export function handshake(options: ConnectOptions, extra: HandshakeExtra = {}): 
       finish({ok: true, socket, tcpMs: tcpMs ?? 0, handshakeMs, protocol: socket.getProtocol(), cipher: socket.getCipher()?.name ?? null, certificate, peer, verifyError})
     })
     socket.once('error', (error: Error & {code?: string}) => {
-      finish({ok: false, code: error.code ?? 'ERROR', tcpMs, failure: socketFailure(error, {tcpConnected: tcpMs !== null, withCert: withCert && Boolean(tls.cert)})})
+      finish({ok: false, code: error.code ?? 'ERROR', tcpMs, failure: socketFailure(error, {tcpConnected: tcpMs !== null, withCert: withCert && Boolean(tls.cert), ciphers: tls.ciphers !== undefined})})
     })
   })
 }
@@ -115,14 +115,14 @@ export function handshake(options: ConnectOptions, extra: HandshakeExtra = {}): 
 const contexts = new Map<string, SecureContext>()
 
 /**
- * One SecureContext per (CA, cert, key) for the whole run: building one parses the CA bundle and the
- * key, which costs more than the handshake itself when done per connection.
+ * One SecureContext per (CA, cert, key, ciphers, highest version) for the whole run: building one parses the CA bundle
+ * and the key, which costs more than the handshake itself when done per connection.
  */
-function sharedContext(ca: Buffer | undefined, cert: Buffer | undefined, key: Buffer | undefined, maxVersion?: 'TLSv1.2'): SecureContext {
-  const id = [ca, cert, key].map((b) => (b ? createHash('sha256').update(b).digest('hex') : '-')).join(':') + (maxVersion ?? '')
+function sharedContext(ca: Buffer | undefined, cert: Buffer | undefined, key: Buffer | undefined, ciphers: string | undefined, maxVersion?: 'TLSv1.2'): SecureContext {
+  const id = [ca, cert, key].map((b) => (b ? createHash('sha256').update(b).digest('hex') : '-')).join(':') + `:${ciphers ?? '-'}:${maxVersion ?? '-'}`
   let context = contexts.get(id)
   if (!context) {
-    context = createSecureContext({ca, cert, key, ...(maxVersion ? {maxVersion} : {})})
+    context = createSecureContext({ca, cert, key, ciphers, ...(maxVersion ? {maxVersion} : {})})
     contexts.set(id, context)
   }
   return context

@@ -15,7 +15,18 @@ export interface TlsMaterial {
   servername?: string
   /** Do not verify the server certificate at all. */
   insecure?: boolean
+  /** Node's `ciphers`: the TLS 1.2 cipher list and the TLS 1.3 suites (`TLS_*`) in one string (default: Node's). */
+  ciphers?: string
 }
+
+/**
+ * Where AUTH's password comes from: called once for every connection that sends AUTH, so that a
+ * command can hand out a fresh short-lived token each time (--password-command); a fixed password
+ * (environment, prompt, --uri) answers the same every time. Throws a PasswordError when it cannot.
+ */
+export type PasswordSupplier = () => Promise<string>
+
+export const fixedPassword = (value: string): PasswordSupplier => async () => value
 
 /**
  * The one shape connection flags are resolved into, once, in the command layer: where, with what TLS
@@ -27,7 +38,8 @@ export interface ConnectOptions extends Endpoint {
   /** Bounds the TCP connect + TLS handshake, and separately every reply. */
   timeoutMs: number
   user?: string
-  password?: string
+  /** No supplier: no AUTH is sent. */
+  password?: PasswordSupplier
 }
 
 export const formatAddress = ({host, port}: Endpoint): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`)

@@ -2,6 +2,7 @@ import type {X509Certificate} from 'node:crypto'
 import type {TLSSocket} from 'node:tls'
 
 import {anchoredIn} from './anchor.js'
+import {passwordFor} from './auth.js'
 import {commandName, PLAINTEXT, replyFailure, socketFailure, timeoutFailure, TransportError, verifyFailure} from './errors.js'
 import {answersPlaintext, handshake, type HandshakeExtra, type HandshakeFailed, type HandshakeOk, type ServedCertificate, servedChain} from './handshake.js'
 import {authCommand, boundBy, type ConnectOptions, type Endpoint, formatAddress} from './options.js'
@@ -27,7 +28,7 @@ export interface Session {
 export interface SessionExtra extends HandshakeExtra {
   /** Verification errors that do not end the session (reload connects to nodes serving an expired certificate). */
   tolerate?: string[]
-  /** AUTH first when a password is given (default true). */
+  /** AUTH first when a password is given (default true), with a password fetched for this connection. */
   auth?: boolean
   /** Epoch ms: no reply is waited for past it, whatever `timeoutMs` says (a seed trickling bytes, an overall --deadline). */
   deadline?: number
@@ -90,7 +91,7 @@ export async function openSession(options: ConnectOptions, extra: SessionExtra =
     verifyError: hs.verifyError,
   }
   try {
-    if ((extra.auth ?? true) && options.password !== undefined) await session.call(...authCommand(options.user, options.password))
+    if ((extra.auth ?? true) && options.password !== undefined) await session.call(...authCommand(options.user, await passwordFor(options.password, at)))
   } catch (error) {
     socket.destroy()
     throw error

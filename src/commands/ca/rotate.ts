@@ -44,7 +44,7 @@ With --apply it performs the steps that are safe now, node by node, replicas fir
 
   async run(): Promise<RotateReport> {
     const {flags} = await this.parse(CaRotate)
-    if (!flags.cacert) throw usageError('--cacert is needed: the CA bundle that verifies the nodes as they are now')
+    if (!flags.cacert && !flags.cacertdir) throw usageError('--cacert (or --cacertdir) is needed: the CAs that verify the nodes as they are now')
     const [{parseNodeList}, {resolveConnection}, {runRotate}, {acquireLock}, {readInputFile}, {parseNodeCertificates}, {loadCa}, {renderRotate}] = await Promise.all([
       import('../../cluster/discover.js'), import('../../flags/resolve.js'), import('../../rotate/run.js'), import('../../reload/lock.js'),
       import('../../fsutil/read.js'), import('../../pki/parse.js'), import('../../pki/ca.js'), import('../../report/rotate.js'),

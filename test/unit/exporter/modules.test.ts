@@ -5,6 +5,7 @@ import {afterEach, beforeAll, describe, expect, it} from 'vitest'
 
 import {parseExporterConfig} from '../../../src/exporter/config.js'
 import {buildModules, type CommandLineDefaults, connectionFor, moduleWarnings} from '../../../src/exporter/modules.js'
+import {fixedPassword} from '../../../src/transport/options.js'
 import {makeCa, makePki} from '../../helpers/pki/openssl.js'
 import {makeTempDir} from '../../helpers/temp.js'
 
@@ -25,7 +26,7 @@ beforeAll(async () => {
 
 const defaults: CommandLineDefaults = {
   flags: {cacert: ca, cert, key, insecure: false, timeout: 5, user: 'admin'},
-  password: 'from-the-environment',
+  password: fixedPassword('from-the-environment'),
   deadlineMs: 30_000, warnDays: 30, concurrency: 64,
 }
 const config = parseExporterConfig(`
@@ -48,7 +49,8 @@ describe('exporter modules', () => {
     expect([...modules.keys()]).toEqual(['default', 'same', 'anonymous', 'monitor', 'by-env', 'lab'])
     for (const name of ['default', 'same']) {
       const c = await connectionFor(modules.get(name)!, target)
-      expect(c).toMatchObject({host: '10.0.0.5', port: 6380, user: 'admin', password: 'from-the-environment', timeoutMs: 5000})
+      expect(c).toMatchObject({host: '10.0.0.5', port: 6380, user: 'admin', timeoutMs: 5000})
+      expect(await c.password?.()).toBe('from-the-environment')
       expect(c.tls.ca?.toString()).toBe(pem(ca))
       expect(c.tls.cert?.toString()).toBe(pem(cert))
     }
@@ -67,10 +69,12 @@ describe('exporter modules', () => {
   })
 
   it('passwords from a file (its final newline dropped) or a variable, read at every probe', async () => {
-    expect(await connectionFor(modules.get('monitor')!, target)).toMatchObject({user: 'monitor', password: 'from-a-file'})
+    const monitor = await connectionFor(modules.get('monitor')!, target)
+    expect(monitor.user).toBe('monitor')
+    expect(await monitor.password?.()).toBe('from-a-file')
     await expect(connectionFor(modules.get('by-env')!, target)).rejects.toThrow(/^module by-env: password_env EXPORTER_TEST_PASSWORD is not set/)
     process.env.EXPORTER_TEST_PASSWORD = 'rotated'
-    expect(await connectionFor(modules.get('by-env')!, target)).toMatchObject({password: 'rotated'})
+    expect(await (await connectionFor(modules.get('by-env')!, target)).password?.()).toBe('rotated')
   })
 
   it('a missing file names the module and the file, never the password', async () => {
