@@ -1,15 +1,12 @@
 import {usageError} from '../errors.js'
 import {readInputFile} from '../fsutil/read.js'
 import {toPem} from '../pki/pem.js'
-import {parseCertificates} from '../pki/parse.js'
-import {readServerFacts} from '../server/facts.js'
-import {openAuthenticated} from '../server/options.js'
+import {parseNodeCertificates} from '../pki/read-certificates.js'
 import type {ConnectOptions} from '../transport/options.js'
 import {type CertificateIdentity, describeCertificate} from './describe.js'
-import {checkKeyMatches, observeUser} from './observe.js'
 import {type Attempt, candidates, certificateProblems, type MappingMode, type Prediction, predictOffline, predictOnline, type ReasonCode} from './predict.js'
 import {displayBytes} from '../x509/text.js'
-import {predictTrust, type TrustPrediction} from './trust.js'
+import type {TrustPrediction} from './trust.js'
 
 export interface WhoamiOptions {
   certPath: string
@@ -46,9 +43,9 @@ export interface WhoamiResult extends Omit<CertificateIdentity, 'raw'> {
 
 /** Loads the certificate (the first of a bundle is the leaf) and describes it. */
 export async function loadIdentity(path: string, now: Date): Promise<{identity: CertificateIdentity; chainPem: Buffer}> {
-  const certificates = parseCertificates(await readInputFile(path, 'certificate'), path)
+  const certificates = parseNodeCertificates(await readInputFile(path, 'certificate'), path)
   const identity = describeCertificate(certificates[0]!, path, now)
-  const chainPem = Buffer.from(certificates.map((c) => toPem('CERTIFICATE', new Uint8Array(c.rawData))).join(''))
+  const chainPem = Buffer.from(certificates.map((c) => toPem('CERTIFICATE', c.raw)).join(''))
   return {identity, chainPem}
 }
 
@@ -58,7 +55,6 @@ export async function whoami(options: WhoamiOptions): Promise<WhoamiResult> {
   if (options.verifyKeyPath && !options.server) throw usageError('--verify-key needs a server to connect to (--host/--port)')
   const {identity, chainPem} = await loadIdentity(options.certPath, now)
   const verifyKey = options.verifyKeyPath === undefined ? undefined : await readInputFile(options.verifyKeyPath, '--verify-key')
-  if (verifyKey) checkKeyMatches(chainPem, verifyKey, options.verifyKeyPath!)
 
   const {raw, ...shown} = identity
   const base = {
@@ -72,6 +68,11 @@ export async function whoami(options: WhoamiOptions): Promise<WhoamiResult> {
     return {...base, server: null, trust: null, ...predictionFields(prediction)}
   }
 
+  // Loaded only for a server (sessions, TLS, OpenSSL rehearsals): offline whoami starts without them.
+  const [{checkKeyMatches, observeUser}, {readServerFacts}, {openAuthenticated}, {predictTrust}] = await Promise.all([
+    import('./observe.js'), import('../server/facts.js'), import('../server/options.js'), import('./trust.js'),
+  ])
+  if (verifyKey) checkKeyMatches(chainPem, verifyKey, options.verifyKeyPath!)
   const {session: connection, options: connectOptions} = await openAuthenticated(options.server.connection, options.server.askPassword)
   let prediction: Prediction
   let server: WhoamiResult['server']
