@@ -1,6 +1,6 @@
 import {constants} from 'node:os'
 
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 
 import {BaseCommand} from '../../base-command.js'
 import {ValkeyTlsError} from '../../errors.js'
