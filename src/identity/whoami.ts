@@ -4,6 +4,7 @@ import {toPem} from '../pki/pem.js'
 import {parseNodeCertificates} from '../pki/read-certificates.js'
 import type {ConnectOptions} from '../transport/options.js'
 import {type CertificateIdentity, describeCertificate} from './describe.js'
+import {checkKeyMatches} from './key-match.js'
 import {type Attempt, candidates, certificateProblems, type MappingMode, type Prediction, predictOffline, predictOnline, type ReasonCode} from './predict.js'
 import {displayBytes} from '../x509/text.js'
 import type {TrustPrediction} from './trust.js'
@@ -55,6 +56,7 @@ export async function whoami(options: WhoamiOptions): Promise<WhoamiResult> {
   if (options.verifyKeyPath && !options.server) throw usageError('--verify-key needs a server to connect to (--host/--port)')
   const {identity, chainPem} = await loadIdentity(options.certPath, now)
   const verifyKey = options.verifyKeyPath === undefined ? undefined : await readInputFile(options.verifyKeyPath, '--verify-key')
+  if (verifyKey) checkKeyMatches(chainPem, verifyKey, options.verifyKeyPath!)
 
   const {raw, ...shown} = identity
   const base = {
@@ -69,10 +71,9 @@ export async function whoami(options: WhoamiOptions): Promise<WhoamiResult> {
   }
 
   // Loaded only for a server (sessions, TLS, OpenSSL rehearsals): offline whoami starts without them.
-  const [{checkKeyMatches, observeUser}, {readServerFacts}, {openAuthenticated}, {predictTrust}] = await Promise.all([
+  const [{observeUser}, {readServerFacts}, {openAuthenticated}, {predictTrust}] = await Promise.all([
     import('./observe.js'), import('../server/facts.js'), import('../server/options.js'), import('./trust.js'),
   ])
-  if (verifyKey) checkKeyMatches(chainPem, verifyKey, options.verifyKeyPath!)
   const {session: connection, options: connectOptions} = await openAuthenticated(options.server.connection, options.server.askPassword)
   let prediction: Prediction
   let server: WhoamiResult['server']
