@@ -1,4 +1,4 @@
-import {Command} from '@oclif/core'
+import {Command} from '@oclif/core/command'
 import chalk from 'chalk'
 
 import {ExitCode, ValkeyTlsError} from './errors.js'

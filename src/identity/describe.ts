@@ -1,6 +1,6 @@
 import {inputError} from '../errors.js'
-import {fingerprint256} from '../pki/fingerprint.js'
-import {x509} from '../pki/x509.js'
+import {derFingerprint256} from '../pki/fingerprint.js'
+import {keyTypeOf, readCertificateFields} from '../x509/certificate.js'
 import {DerError} from '../x509/der.js'
 import {type RawGeneralName, firstCommonName, OID, readRawNames} from '../x509/raw-names.js'
 import {displayBytes, rfc4514} from '../x509/text.js'
@@ -44,39 +44,45 @@ export interface CertificateIdentity {
 
 const KEY_USAGE_NAMES = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly']
 
-export function describeCertificate(cert: x509.X509Certificate, what: string, now = new Date()): CertificateIdentity {
+/**
+ * A certificate's DER: Node's X509Certificate (`raw`, what whoami parses with), @peculiar/x509's (`rawData`),
+ * or the bytes themselves. Everything is read from the DER (x509/), not from the object's parsed fields.
+ */
+export type CertificateDer = Uint8Array | {readonly raw: Uint8Array} | {readonly rawData: ArrayBuffer}
+
+export function describeCertificate(cert: CertificateDer, what: string, now = new Date()): CertificateIdentity {
   try {
-    return describe(cert, now)
+    return describe(cert instanceof Uint8Array ? cert : 'raw' in cert ? new Uint8Array(cert.raw) : new Uint8Array(cert.rawData), now)
   } catch (error) {
     const detail = error instanceof DerError ? error.message : (error as Error)?.message ?? String(error)
     throw inputError(`${what}: malformed certificate (${detail})`, error)
   }
 }
 
-function describe(cert: x509.X509Certificate, now: Date): CertificateIdentity {
-  const raw = readRawNames(new Uint8Array(cert.rawData))
+function describe(der: Uint8Array, now: Date): CertificateIdentity {
+  const raw = readRawNames(der)
+  const fields = readCertificateFields(der)
   const firstCn = firstCommonName(raw.subject)
   const sans = raw.subjectAltNames
   const uriBytes = sans.filter((s) => s.type === 'uri').map((s) => (s as {value: Uint8Array}).value)
-  const ekuExtension = cert.getExtension(x509.ExtendedKeyUsageExtension)
-  const kuExtension = cert.getExtension(x509.KeyUsagesExtension)
+  const {extendedKeyUsage, keyUsage} = fields
   return {
     subject: rfc4514(raw.subject),
     issuer: rfc4514(raw.issuer),
-    serialNumber: cert.serialNumber.toUpperCase(),
+    serialNumber: serialHex(fields.serialNumber),
     commonName: firstCn === undefined ? null : displayBytes(firstCn),
     commonNames: raw.subject.flat().filter((a) => a.oid === OID.commonName).map((a) => displayBytes(a.value)),
     uris: uriBytes.map((b) => displayBytes(b)),
     emails: sanValues(sans, 'email'),
     dnsNames: sanValues(sans, 'dns'),
     ipAddresses: sans.filter((s) => s.type === 'ip').map((s) => formatIp((s as {value: Uint8Array}).value)),
-    notBefore: cert.notBefore.toISOString(),
-    notAfter: cert.notAfter.toISOString(),
-    daysLeft: Math.floor((cert.notAfter.getTime() - now.getTime()) / DAY_MS),
-    fingerprint256: fingerprint256(cert),
-    keyType: keyTypeOf(cert.publicKey.algorithm as Algorithm & {namedCurve?: string; modulusLength?: number}),
-    extendedKeyUsages: ekuExtension ? ekuExtension.usages.map((u) => EKU_NAMES[String(u)] ?? String(u)) : null,
-    keyUsages: kuExtension ? KEY_USAGE_NAMES.filter((_, bit) => (kuExtension.usages & (1 << bit)) !== 0) : null,
+    notBefore: fields.notBefore.toISOString(),
+    notAfter: fields.notAfter.toISOString(),
+    daysLeft: Math.floor((fields.notAfter.getTime() - now.getTime()) / DAY_MS),
+    fingerprint256: derFingerprint256(der),
+    keyType: keyTypeOf(fields.spki),
+    extendedKeyUsages: extendedKeyUsage ? extendedKeyUsage.map((oid) => EKU_NAMES[oid] ?? oid) : null,
+    keyUsages: keyUsage === undefined ? null : KEY_USAGE_NAMES.filter((_, bit) => (keyUsage & (1 << bit)) !== 0),
     raw: {commonName: firstCn, uris: uriBytes, netscapeSslClient: raw.netscapeCertType === undefined ? undefined : (raw.netscapeCertType & 0x80) !== 0},
   }
 }
@@ -94,10 +100,10 @@ function formatIp(bytes: Uint8Array): string {
   return `#${Buffer.from(bytes).toString('hex')}` // address/mask pairs belong in name constraints, not here
 }
 
-function keyTypeOf(algorithm: Algorithm & {namedCurve?: string; modulusLength?: number}): string {
-  if (algorithm.name === 'ECDSA' || algorithm.name === 'ECDH') return `EC ${algorithm.namedCurve ?? '(unknown curve)'}`
-  if (algorithm.name.startsWith('RSA')) return algorithm.modulusLength ? `RSA ${algorithm.modulusLength}` : 'RSA'
-  return algorithm.name
+/** Upper-case hex of the serial's content bytes, without the 00 that only keeps a high first bit positive (openssl's form). */
+function serialHex(bytes: Uint8Array): string {
+  const shown = bytes.length > 1 && bytes[0] === 0 && bytes[1]! > 0x7f ? bytes.subarray(1) : bytes
+  return Buffer.from(shown).toString('hex').toUpperCase()
 }
 
 /** Whether the certificate is within its validity period at `now`. */

@@ -1,10 +1,9 @@
-import {createPrivateKey, X509Certificate} from 'node:crypto'
-
-import {inputError} from '../errors.js'
 import {TransportError} from '../transport/errors.js'
 import type {ConnectOptions} from '../transport/options.js'
 import {openSession, type Session} from '../transport/session.js'
 import {displayBytes} from '../x509/text.js'
+
+export {checkKeyMatches} from './key-match.js'
 
 export interface Observation {
   /** The user ACL WHOAMI reported; "default" when the server answered NOAUTH; null when refused. */
@@ -14,18 +13,6 @@ export interface Observation {
   authenticated: boolean
   /** Why the server refused the certificate, when it did. */
   error?: string
-}
-
-/** Checks that `keyPem` is the private key of the leaf in `certPem` before using them. */
-export function checkKeyMatches(certPem: Buffer, keyPem: Buffer, keyPath: string): void {
-  let key
-  try {
-    key = createPrivateKey({key: keyPem, format: 'pem'})
-  } catch (error) {
-    const encrypted = /ENCRYPTED/.test(keyPem.toString('latin1'))
-    throw inputError(encrypted ? `--verify-key ${keyPath} is encrypted; decrypt it first (openssl pkey -in KEY -out PLAIN)` : `--verify-key ${keyPath} is not a PEM private key`, error)
-  }
-  if (!new X509Certificate(certPem).checkPrivateKey(key)) throw inputError(`--verify-key ${keyPath} is not the private key of the certificate`)
 }
 
 /**

@@ -1,15 +1,13 @@
 import {usageError} from '../errors.js'
 import {readInputFile} from '../fsutil/read.js'
 import {toPem} from '../pki/pem.js'
-import {parseCertificates} from '../pki/parse.js'
-import {readServerFacts} from '../server/facts.js'
-import {openAuthenticated} from '../server/options.js'
+import {parseNodeCertificates} from '../pki/read-certificates.js'
 import type {ConnectOptions} from '../transport/options.js'
 import {type CertificateIdentity, describeCertificate} from './describe.js'
-import {checkKeyMatches, observeUser} from './observe.js'
+import {checkKeyMatches} from './key-match.js'
 import {type Attempt, candidates, certificateProblems, type MappingMode, type Prediction, predictOffline, predictOnline, type ReasonCode} from './predict.js'
 import {displayBytes} from '../x509/text.js'
-import {predictTrust, type TrustPrediction} from './trust.js'
+import type {TrustPrediction} from './trust.js'
 
 export interface WhoamiOptions {
   certPath: string
@@ -46,9 +44,9 @@ export interface WhoamiResult extends Omit<CertificateIdentity, 'raw'> {
 
 /** Loads the certificate (the first of a bundle is the leaf) and describes it. */
 export async function loadIdentity(path: string, now: Date): Promise<{identity: CertificateIdentity; chainPem: Buffer}> {
-  const certificates = parseCertificates(await readInputFile(path, 'certificate'), path)
+  const certificates = parseNodeCertificates(await readInputFile(path, 'certificate'), path)
   const identity = describeCertificate(certificates[0]!, path, now)
-  const chainPem = Buffer.from(certificates.map((c) => toPem('CERTIFICATE', new Uint8Array(c.rawData))).join(''))
+  const chainPem = Buffer.from(certificates.map((c) => toPem('CERTIFICATE', c.raw)).join(''))
   return {identity, chainPem}
 }
 
@@ -72,6 +70,10 @@ export async function whoami(options: WhoamiOptions): Promise<WhoamiResult> {
     return {...base, server: null, trust: null, ...predictionFields(prediction)}
   }
 
+  // Loaded only for a server (sessions, TLS, OpenSSL rehearsals): offline whoami starts without them.
+  const [{observeUser}, {readServerFacts}, {openAuthenticated}, {predictTrust}] = await Promise.all([
+    import('./observe.js'), import('../server/facts.js'), import('../server/options.js'), import('./trust.js'),
+  ])
   const {session: connection, options: connectOptions} = await openAuthenticated(options.server.connection, options.server.askPassword)
   let prediction: Prediction
   let server: WhoamiResult['server']

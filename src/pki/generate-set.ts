@@ -7,11 +7,10 @@ import {fingerprint256} from './fingerprint.js'
 import {createCa, type Issued, type Issuer, issueLeaf} from './issue.js'
 import {privateKeyToPem} from './keys.js'
 import type {KeyType} from './key-types.js'
-import {checkClientName, checkOrganization, mergeSans, type SanEntry} from './names.js'
+import {checkClientName, checkOrganization, DEFAULT_CLIENT, mergeSans, type SanEntry} from './names.js'
 import {aclLines, valkeyConfLines} from './snippets.js'
 import {x509} from './x509.js'
 
-export const DEFAULT_CLIENT = 'client'
 const MAX_DAYS = 100 * 365
 const DAY_MS = 86_400_000
 

@@ -75,6 +75,10 @@ function normalizeIp(ip: string): string {
   }
 }
 
+/** The client certificate `certs gen` always makes (client.crt). Here, not in generate-set.ts, so that the
+ * command class can name it in its flags without loading @peculiar/x509. */
+export const DEFAULT_CLIENT = 'client'
+
 /**
  * Client names become file names (`<name>.crt`) and the certificate CN, which Valkey maps to an ACL
  * user in `tls-auth-clients-user CN` mode: keep them to characters safe in both places.

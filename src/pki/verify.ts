@@ -1,7 +1,7 @@
 import {createPrivateKey, type KeyObject, type X509Certificate} from 'node:crypto'
 
 import {inputError} from '../errors.js'
-import {parseNodeCertificates} from './parse.js'
+import {parseNodeCertificates} from './read-certificates.js'
 import {checkName, outOfDate, rehearsePresenting, rehearseServing} from './rehearse.js'
 import {memoByContent} from './memo.js'
 

@@ -2,7 +2,7 @@ import type {X509Certificate} from 'node:crypto'
 
 import {ValkeyTlsError} from '../errors.js'
 import type {ServedCertificate} from '../transport/handshake.js'
-import {parseNodeCertificates} from '../pki/parse.js'
+import {parseNodeCertificates} from '../pki/read-certificates.js'
 import {caDateProblems, type Problem, verifyChain, type VerifyInput, type VerifyResult} from '../pki/verify.js'
 import {type NodeTlsConfig, normalizeSerial} from './config.js'
 import type {LocalMaterial} from './material.js'

@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 
 import {BaseCommand} from '../../base-command.js'
 import {ExitCode, failedRunExit, usageError} from '../../errors.js'
@@ -47,7 +47,7 @@ With --apply it performs the steps that are safe now, node by node, replicas fir
     if (!flags.cacert && !flags.cacertdir) throw usageError('--cacert (or --cacertdir) is needed: the CAs that verify the nodes as they are now')
     const [{parseNodeList}, {resolveConnection}, {runRotate}, {acquireLock}, {readInputFile}, {parseNodeCertificates}, {loadCa}, {renderRotate}] = await Promise.all([
       import('../../cluster/discover.js'), import('../../flags/resolve.js'), import('../../rotate/run.js'), import('../../reload/lock.js'),
-      import('../../fsutil/read.js'), import('../../pki/parse.js'), import('../../pki/ca.js'), import('../../report/rotate.js'),
+      import('../../fsutil/read.js'), import('../../pki/read-certificates.js'), import('../../pki/ca.js'), import('../../report/rotate.js'),
     ])
     const newCaPem = await readInputFile(flags['new-ca-cert'], '--new-ca-cert')
     const [newCa] = parseNodeCertificates(newCaPem, `--new-ca-cert ${flags['new-ca-cert']}`)

@@ -1,13 +1,13 @@
 import {constants} from 'node:os'
 
-import {Flags} from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 
 import {BaseCommand} from '../../base-command.js'
 import {ValkeyTlsError} from '../../errors.js'
 import {InterruptedError} from '../../fsutil/write.js'
-import {DEFAULT_CLIENT, type GenerateResult} from '../../pki/generate-set.js'
+import type {GenerateResult} from '../../pki/generate-set.js'
 import {DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType} from '../../pki/key-types.js'
-import {parseClientUri, parseSan} from '../../pki/names.js'
+import {DEFAULT_CLIENT, parseClientUri, parseSan} from '../../pki/names.js'
 import {renderGenResult} from '../../report/gen.js'
 
 export default class CertsGen extends BaseCommand {

@@ -78,6 +78,20 @@ function lengthOffsets(buf: Uint8Array, start = 0, end = buf.length): number[] |
   return out
 }
 
+/** What whoami showed when it read these fields with @peculiar/x509 (up to 0.1.0). */
+function peculiarFields(cert: x509.X509Certificate): string {
+  const algorithm = cert.publicKey.algorithm as Algorithm & {namedCurve?: string; modulusLength?: number}
+  const keyType = algorithm.name === 'ECDSA' ? `EC ${algorithm.namedCurve ?? '(unknown curve)'}`
+    : algorithm.name.startsWith('RSA') ? (algorithm.modulusLength ? `RSA ${algorithm.modulusLength}` : 'RSA') : algorithm.name
+  const names: Record<string, string> = {'1.3.6.1.5.5.7.3.1': 'serverAuth', '1.3.6.1.5.5.7.3.2': 'clientAuth', '1.3.6.1.5.5.7.3.3': 'codeSigning', '1.3.6.1.5.5.7.3.4': 'emailProtection',
+    '1.3.6.1.5.5.7.3.8': 'timeStamping', '1.3.6.1.5.5.7.3.9': 'OCSPSigning', '2.5.29.37.0': 'anyExtendedKeyUsage'}
+  const usages = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly']
+  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension)
+  const ku = cert.getExtension(x509.KeyUsagesExtension)
+  return JSON.stringify([cert.serialNumber.toUpperCase(), cert.notBefore.toISOString(), cert.notAfter.toISOString(), keyType,
+    eku ? eku.usages.map((u) => names[String(u)] ?? String(u)) : null, ku ? usages.filter((_, bit) => (ku.usages & (1 << bit)) !== 0) : null])
+}
+
 function mutations(random: () => number): Variant[] {
   const int = (n: number) => Math.floor(random() * n)
   const pick = <T>(items: readonly T[]): T => items[int(items.length)]!
@@ -188,6 +202,7 @@ describe('parser robustness', () => {
     expect(variants.length).toBeGreaterThanOrEqual(3000)
 
     const failures: string[] = []
+    const disagreements: string[] = []
     const outcomes = {described: 0, rejected: 0}
     const messages = new Set<string>()
     let slowest = {ms: 0, index: -1}
@@ -199,6 +214,10 @@ describe('parser robustness', () => {
         if (certs.length === 0) throw new Error('parseCertificates returned no certificate')
         const identity = describeCertificate(certs[0]!, 'fuzz')
         if (typeof identity.fingerprint256 !== 'string') throw new Error('no fingerprint')
+        // The fields read from the DER (x509/certificate.ts) are the ones @peculiar/x509 reads.
+        const ours = JSON.stringify([identity.serialNumber, identity.notBefore, identity.notAfter, identity.keyType, identity.extendedKeyUsages, identity.keyUsages])
+        const theirs = peculiarFields(certs[0]!)
+        if (ours !== theirs) disagreements.push(`#${index} ${label}: ${ours} where @peculiar/x509 reads ${theirs}`)
         outcomes.described++
       } catch (error) {
         if (error instanceof ValkeyTlsError && error.kind === 'input' && !error.message.includes('\n') && error.message.startsWith('fuzz')) {
@@ -217,6 +236,7 @@ describe('parser robustness', () => {
       `${outcomes.described} described, ${outcomes.rejected} rejected, ${failures.length} failures; ${messages.size} distinct messages`)
     if (process.env.FUZZ_VERBOSE) console.log([...messages].join('\n'))
     expect(failures, failures.slice(0, 5).join('\n\n')).toEqual([])
+    expect(disagreements.slice(0, 5)).toEqual([])
     expect(outcomes.described).toBeGreaterThan(0)
     expect(outcomes.rejected).toBeGreaterThan(0)
     expect(outcomes.described + outcomes.rejected).toBe(variants.length)
