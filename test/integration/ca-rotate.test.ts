@@ -162,6 +162,30 @@ describe('valkey-tls ca rotate on a 3x1 tls-cluster, every node with its own fil
     for (const f of files) expect(readFileSync(f.ca, 'utf8')).toBe(readFileSync(old.caCert, 'utf8'))
   })
 
+  it('the naive order is refused: a new-CA certificate on one node before its peers trust the new CA is not loaded (reload\'s rehearsal)', async () => {
+    const early = await issueCert(newCa, join(root, 'new'), 'early-node0', {cn: 'node0.valkey', sans: DEFAULT_SERVER_SANS, usage: 'both'})
+    const saved = readFileSync(files[0]!.cert)
+    const savedKey = readFileSync(files[0]!.key)
+    copyFileSync(early.cert, files[0]!.cert)
+    try {
+      const status = await rotate([...seed(), ...newCaArgs(), ...oldClient()])
+      const node0 = status.json.nodes.find((n) => n.address === `127.0.0.1:${cluster.nodes[0]!.port}`)!
+      expect(node0).toMatchObject({served: 'old', certFile: 'new'})
+      expect(status.json.phase).toBe('trust-old')
+      // The key file is the node's own, so only the rehearsal can stop it: its peers trust the old CA only.
+      copyFileSync(early.key, files[0]!.key)
+      const result = await runCli(['reload', '--nodes', `127.0.0.1:${cluster.nodes[0]!.port}`, ...oldClient(), '--lock-file', lockFile, '--json'], {timeoutMs: 60_000})
+      expect(result.code, result.stdout).toBe(10)
+      const report = JSON.parse(result.stdout) as {nodes: Array<{action: string; reason: string; problems: Array<{code: string}>}>}
+      expect(report.nodes[0]!.action).toBe('refused')
+      expect(report.nodes[0]!.problems.map((p) => p.code)).toContain('peer-untrusted')
+    } finally {
+      writeFileSync(files[0]!.cert, saved)
+      writeFileSync(files[0]!.key, savedKey)
+    }
+    expect(await getsIn(cluster.nodes[0]!.port, oldAdmin, old.caCert)).toBe(true)
+  })
+
   it('files not changed from here (--read-files never): --apply prints each node\'s steps and changes nothing', async () => {
     const {code, json} = await rotate([...seed(), ...newCaArgs(), ...oldClient(), '--apply', '--read-files', 'never'])
     expect(code, JSON.stringify(json)).toBe(0)
