@@ -26,7 +26,7 @@ A probe ends before Prometheus gives up: within X-Prometheus-Scrape-Timeout-Seco
 
   static override flags = {
     listen: Flags.string({summary: 'Address to serve HTTP on, HOST:PORT (IPv6 as [addr]:port; port 0 lets the system choose, printed at start).', required: true}),
-    config: Flags.string({summary: 'YAML file of named modules (modules: NAME: {cacert, cert, key, sni, insecure, user, password_env | password_file, timeout, deadline, warn_days, concurrency, sentinel}).'}),
+    config: Flags.string({summary: 'YAML file of named modules (modules: NAME: {cacert, cert, key, sni, insecure, user, password_env | password_file, timeout, deadline, warn_days, concurrency, sentinel, anonymous_probe}).'}),
     'max-probes': Flags.integer({summary: 'Probes run at the same time; as many more may wait for a turn.', default: 8, min: 1, max: 256}),
     concurrency: Flags.integer({summary: 'Nodes one probe checks at the same time.', default: 64, min: 1, max: 4096}),
     'warn-days': Flags.integer({summary: 'Warn about certificates that expire within this many days.', default: 30, min: 0}),

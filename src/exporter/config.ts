@@ -44,6 +44,8 @@ export interface ModuleConfig {
   concurrency?: number
   /** The target is a Sentinel: check its primaries, their replicas and the other sentinels. */
   sentinel?: boolean
+  /** With a client certificate: also try every node without one (check --anonymous-probe). */
+  anonymousProbe?: boolean
 }
 
 export interface ExporterConfig {
@@ -57,7 +59,7 @@ const MODULE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
 /** An environment variable's name, as POSIX shells accept it. */
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
-const MODULE_KEYS = ['cacert', 'cert', 'key', 'sni', 'insecure', 'user', 'password_env', 'password_file', 'timeout', 'deadline', 'warn_days', 'concurrency', 'sentinel'] as const
+const MODULE_KEYS = ['cacert', 'cert', 'key', 'sni', 'insecure', 'user', 'password_env', 'password_file', 'timeout', 'deadline', 'warn_days', 'concurrency', 'sentinel', 'anonymous_probe'] as const
 
 export async function loadExporterConfig(path: string): Promise<ExporterConfig> {
   const text = (await readInputFile(path, '--config')).toString('utf8')
@@ -136,10 +138,10 @@ function parseModule(body: unknown, where: string, baseDir: string, fail: (where
     if (typeof body.sni === 'string' && isIP(body.sni)) throw fail(at('sni'), 'must be a host name, not an IP address: IP addresses are matched without SNI')
     module.sni = body.sni
   }
-  for (const flag of ['insecure', 'sentinel'] as const) {
-    if (body[flag] === undefined) continue
-    if (typeof body[flag] !== 'boolean') throw fail(at(flag), 'must be true or false')
-    module[flag] = body[flag]
+  for (const [key, flag] of [['insecure', 'insecure'], ['sentinel', 'sentinel'], ['anonymous_probe', 'anonymousProbe']] as const) {
+    if (body[key] === undefined) continue
+    if (typeof body[key] !== 'boolean') throw fail(at(key), 'must be true or false')
+    module[flag] = body[key]
   }
   module.auth = parseAuth(body, where, baseDir, fail)
   return module

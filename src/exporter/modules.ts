@@ -31,6 +31,7 @@ export interface ProbeModule {
   concurrency: number
   /** Targets are Sentinels (discovery from SENTINEL MASTERS). */
   sentinel: boolean
+  anonymousProbe: boolean
 }
 
 /** The command line's settings: connection flags (resolved once, at start) and the probe flags. */
@@ -63,6 +64,7 @@ export function buildModules(defaults: CommandLineDefaults, config: ExporterConf
     warnDays: defaults.warnDays,
     concurrency: defaults.concurrency,
     sentinel: false,
+    anonymousProbe: false,
   }
   const modules = new Map<string, ProbeModule>([[base.name, base]])
   for (const [name, module] of config?.modules ?? []) modules.set(name, overlay(base, name, module))
@@ -88,6 +90,7 @@ function overlay(base: ProbeModule, name: string, module: ModuleConfig): ProbeMo
     warnDays: module.warnDays ?? base.warnDays,
     concurrency: module.concurrency ?? base.concurrency,
     sentinel: module.sentinel ?? base.sentinel,
+    anonymousProbe: module.anonymousProbe ?? base.anonymousProbe,
   }
 }
 

@@ -88,7 +88,7 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
     let checking: Promise<CheckReport> | undefined
     try {
       const connection = await connectionFor(module, target)
-      checking = check({connection, sentinel: module.sentinel, warnDays: module.warnDays, concurrency: module.concurrency, deadlineMs: Math.max(1, deadline - Date.now())})
+      checking = check({connection, sentinel: module.sentinel, anonymousProbe: module.anonymousProbe, warnDays: module.warnDays, concurrency: module.concurrency, deadlineMs: Math.max(1, deadline - Date.now())})
       let report = await settledBy(checking, deadline)
       if (!report) {
         // The check bounds its own steps; should one still run late, Prometheus gets a failure in time, not a timeout.

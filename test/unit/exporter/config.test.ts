@@ -26,9 +26,12 @@ modules:
     password_env: VALKEY_MONITOR_PASSWORD
   sentinels:
     sentinel: true
+    anonymous_probe: true
 `)
     expect([...modules.keys()]).toEqual(['cluster-mtls', 'anonymous', 'by-env', 'sentinels'])
     expect(modules.get('sentinels')!.sentinel).toBe(true)
+    expect(modules.get('sentinels')!.anonymousProbe).toBe(true)
+    expect(modules.get('anonymous')!.anonymousProbe).toBeUndefined()
     expect(modules.get('cluster-mtls')).toEqual({
       cacert: '/etc/valkey-tls/ca.crt', cert: '/srv/monitor.crt', key: '/srv/monitor.key',
       auth: {user: 'monitor', password: {kind: 'file', path: '/etc/valkey-tls/secrets/monitor.password'}},
@@ -67,6 +70,7 @@ modules:
     fails('modules:\n  m:\n    concurrency: 1.5\n', /modules\.m\.concurrency: must be a whole number from 1 to 4096/)
     fails('modules:\n  m:\n    insecure: yes please\n', /modules\.m\.insecure: must be true or false/)
     fails('modules:\n  m:\n    sentinel: 1\n', /modules\.m\.sentinel: must be true or false/)
+    fails('modules:\n  m:\n    anonymous_probe: yes\n', /modules\.m\.anonymous_probe: must be true or false/)
     fails('modules:\n  "a b":\n    insecure: true\n', /modules\.a b: a module name is letters/)
     fails('modules:\n  default:\n    insecure: true\n', /"default" is the name of the command line's connection flags/)
     fails('modules: [a, b]\n', /modules: must be a mapping/)
