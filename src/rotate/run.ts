@@ -1,12 +1,15 @@
 import {X509Certificate} from 'node:crypto'
 import {copyFile, readFile, stat} from 'node:fs/promises'
+import {join} from 'node:path'
 import type {TLSSocket} from 'node:tls'
 
 import type {NodeTarget} from '../cluster/discover.js'
 import {failureKinds, findTargets, type TargetDiscovery} from '../cluster/targets.js'
 import {replaceFile} from '../fsutil/atomic.js'
+import {readInputFile} from '../fsutil/read.js'
 import type {LoadedCa} from '../pki/ca.js'
 import {toPem} from '../pki/pem.js'
+import {parseNodeCertificates} from '../pki/read-certificates.js'
 import {runPool} from '../pool.js'
 import {type NodeAccess, stepTimeout, TOLERATED} from '../reload/node.js'
 import {runReload} from '../reload/run.js'
@@ -17,7 +20,7 @@ import {openSession} from '../transport/session.js'
 import {mintProbe, reissue} from './mint.js'
 import {type NodeState, observeNode} from './observe.js'
 import {finishRefusal, leavesNew, NEXT_TEXT, type Phase, phaseOf, safeSteps, type Step, type StepKind, trustsNew} from './plan.js'
-import {sameCa} from './trust.js'
+import {originOf, sameCa} from './trust.js'
 
 export interface RotateOptions {
   /** The connection (its CA bundle already holds the new CA, so new leaves verify), and the seed. */
@@ -27,6 +30,11 @@ export interface RotateOptions {
   newCa: X509Certificate
   /** With the new CA's key: probe certificates, and re-issued leaves. */
   signer?: LoadedCa
+  /**
+   * Without the key: renewed certificates from the new CA, for each node's own key, named after the node:
+   * HOST_PORT.crt (and HOST_PORT.client.crt for tls-client-cert-file; IPv6 colons as underscores).
+   */
+  leafDir?: string
   apply: boolean
   finish: boolean
   minDays: number
@@ -115,6 +123,7 @@ export async function runRotate(options: RotateOptions): Promise<RotateReport> {
       const refusal = finishRefusal(states)
       if (refusal && finishOnly) return {...report, phase: report.phaseBefore, status: 'refused', error: `--finish refused: ${refusal}`, next: NEXT_TEXT[report.phaseBefore]}
     }
+    let reasserted = false
     for (let round = 0; round < 4; round++) {
       const phase = phaseOf(states)
       report.phase = phase
@@ -126,16 +135,19 @@ export async function runRotate(options: RotateOptions): Promise<RotateReport> {
         report.manual = manualSteps(steps, options)
         break
       }
-      if (steps[0]!.kind === 'move-leaf' && !options.signer) {
-        report.next = 'next: phase 2 needs the new CA\'s key (--new-ca-key) to re-issue each node\'s certificate'
-        break
-      }
-      if (steps[0]!.kind !== 'widen' && !probe) {
-        report.next = 'next: phase 2 and 3 need --new-ca-key, so the running nodes can be asked whether they trust the new CA'
+      if (steps[0]!.kind === 'move-leaf' && !options.signer && !options.leafDir) {
+        report.next = 'next: phase 2 needs the new CA\'s key (--new-ca-key) to re-issue each node\'s certificate, or the renewed certificates (--leaf-dir)'
         break
       }
       const manual = steps.filter((s) => !s.node.local)
-      for (const step of steps.filter((s) => s.node.local)) {
+      let local = steps.filter((s) => s.node.local)
+      if (local[0]?.kind === 'move-leaf' && !probe && manual.length === 0 && !reasserted) {
+        // Without a probe the CA files are all there is to go by, and a file can be ahead of what its node
+        // loaded (a run killed between the two): load every node's files once more before any leaf moves.
+        local = [...states.map((node) => ({kind: 'widen' as const, node})), ...local]
+        reasserted = true
+      }
+      for (const step of local) {
         const done = await runStep(step, options, access, states)
         report.steps.push(done)
         options.onStep?.(`${done.address}: ${done.kind} ${done.outcome}: ${done.reason}`)
@@ -181,7 +193,7 @@ function whatStepDoes(step: Step): string {
   const {node} = step
   switch (step.kind) {
     case 'widen': return node.caFile?.new ? 'reload, so the node loads its CA file, which holds the new CA already' : `add the new CA to ${node.paths.ca ?? 'its CA file'} (kept as ${node.paths.ca}${BEFORE.widen}), then reload`
-    case 'move-leaf': return `re-issue ${node.paths.cert}${node.hasClientCert ? ` and ${node.paths.clientCert}` : ''} from the new CA (same subject, names, key), then reload`
+    case 'move-leaf': return `replace ${node.paths.cert}${node.hasClientCert ? ` and ${node.paths.clientCert}` : ''} with a certificate from the new CA (re-issued with the same subject, names and key, or from --leaf-dir), then reload`
     case 'narrow': return node.caFile?.old === false ? 'reload, so the node loads its CA file, which holds the new CA alone already' : `make ${node.paths.ca} hold the new CA alone (kept as ${node.paths.ca}${BEFORE.narrow}), then reload`
   }
 }
@@ -225,10 +237,19 @@ async function runStep(step: Step, options: RotateOptions, access: NodeAccess, s
       const newPem = toPem('CERTIFICATE', options.newCa.raw)
       await replace(node.paths.ca!, Buffer.concat([current, current.length > 0 && current[current.length - 1] !== 0x0a ? Buffer.from('\n') : Buffer.alloc(0), Buffer.from(newPem)]))
     } else if (step.kind === 'move-leaf') {
-      for (const path of [node.paths.cert, node.hasClientCert ? node.paths.clientCert : undefined].filter((p): p is string => Boolean(p))) {
+      for (const [path, which] of [[node.paths.cert, 'crt'], [node.hasClientCert ? node.paths.clientCert : undefined, 'client.crt']] as const) {
+        if (!path) continue
         const leaf = new X509Certificate(await readFile(path))
-        if (leaf.checkIssued(options.newCa) && leaf.verify(options.newCa.publicKey)) continue // moved already (a resumed run)
-        await replace(path, await reissue(leaf.raw, options.signer!))
+        if (originOf(leaf, options.newCa) === 'new') continue // moved already (a resumed run)
+        if (options.signer) {
+          await replace(path, await reissue(leaf.raw, options.signer))
+          continue
+        }
+        const renewed = join(options.leafDir!, `${node.target.host.replace(/:/g, '_')}_${node.target.port}.${which}`)
+        const data = await readInputFile(renewed, '--leaf-dir certificate')
+        const [first] = parseNodeCertificates(data, renewed)
+        if (originOf(first!, options.newCa) !== 'new') return {...report, outcome: 'refused', reason: `${renewed} is not issued by the new CA`}
+        await replace(path, data)
       }
     } else if (step.kind === 'narrow') {
       const cas = node.material?.caCerts ?? []

@@ -12,11 +12,11 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {BIN, runCli} from '../helpers/cli.js'
-import {type Ca, DEFAULT_SERVER_SANS, issueCert, type KeyPair, makeCa, makePki, type Pki} from '../helpers/pki/openssl.js'
+import {type Ca, DEFAULT_SERVER_SANS, issueCert, issueShape, type KeyPair, leafExtensions, makeCa, makePki, type Pki} from '../helpers/pki/openssl.js'
 import {parseInfo, TlsRespClient} from '../helpers/resp.js'
 import {makeTempDir} from '../helpers/temp.js'
 import {startCluster, type ValkeyCluster} from '../helpers/valkey/cluster.js'
-import {useValkeyCleanup} from '../helpers/valkey/server.js'
+import {startValkey, useValkeyCleanup} from '../helpers/valkey/server.js'
 
 useValkeyCleanup('all')
 const root = makeTempDir('vtls-rotate-it')
@@ -331,5 +331,79 @@ describe('valkey-tls ca rotate, killed (SIGKILL) after phase 1 and after the fir
       await second.cluster.stop()
     }
     expect(bad, bad.join('\n')).toEqual([])
+  })
+})
+
+describe('valkey-tls ca rotate without the new CA\'s key (--leaf-dir): a primary and its replica', () => {
+  it('renewed certificates made elsewhere, one per node; the files are what is trusted, and every node is reloaded once more before any leaf moves', async () => {
+    const own: NodeFiles[] = []
+    for (const name of ['primary', 'replica']) {
+      const dir = join(root, `leafdir-${name}`)
+      mkdirSync(dir)
+      const pair = await issueCert(old.ca, dir, 'issued', {cn: `${name}.valkey`, sans: DEFAULT_SERVER_SANS, usage: 'both'})
+      own.push({cert: join(dir, 'server.crt'), key: pair.key, ca: join(dir, 'ca.crt')})
+      copyFileSync(pair.cert, own.at(-1)!.cert)
+      copyFileSync(old.caCert, own.at(-1)!.ca)
+    }
+    const tlsOf = (f: NodeFiles) => ({caCert: f.ca, verifyCa: old.caCert, cert: f.cert, key: f.key, clientCert: oldAdmin.cert, clientKey: oldAdmin.key})
+    const config = {'tls-auth-clients-user': 'CN', 'tls-replication': 'yes', user: ['admin on nopass ~* &* +@all', 'default on nopass ~* &* +@all']}
+    const primary = await startValkey({tls: tlsOf(own[0]!), authClients: 'yes', config, name: 'leafdir-primary'})
+    const replica = await startValkey({tls: tlsOf(own[1]!), authClients: 'yes', config: {...config, replicaof: `127.0.0.1 ${primary.port}`}, name: 'leafdir-replica'})
+    try {
+      const leafDir = join(root, 'renewed')
+      for (const [i, node] of [primary, replica].entries()) {
+        await issueShape(newCa, leafDir, `127.0.0.1_${node.port}`, {cn: `${i === 0 ? 'primary' : 'replica'}.valkey`, extensions: leafExtensions({}, DEFAULT_SERVER_SANS), key: own[i]!.key})
+      }
+      const linked = async () => {
+        const c = await TlsRespClient.connect({port: replica.port, ca: bothCas(), cert: oldAdmin.cert, key: oldAdmin.key})
+        try {
+          return parseInfo(String(await c.command('INFO', 'replication'))).master_link_status === 'up'
+        } finally {
+          c.close()
+        }
+      }
+      for (let i = 0; i < 100 && !(await linked()); i++) await new Promise((r) => setTimeout(r, 100))
+      const args = ['--port', String(primary.port), '--new-ca-cert', newCa.cert, '--leaf-dir', leafDir, '--lock-file', join(root, 'leafdir.lock')]
+      const applied = await rotate([...args, ...oldClient(), '--apply'])
+      expect(applied.code, JSON.stringify(applied.json)).toBe(0)
+      expect(applied.json.phase).toBe('leaves-new')
+      // Phase 1 (2 nodes), the reload of every node before the first leaf moves (2), phase 2 (2).
+      expect(applied.json.steps.map((s) => `${s.kind} ${s.outcome}`)).toEqual(['widen done', 'widen done', 'widen done', 'widen done', 'move-leaf done', 'move-leaf done'])
+      for (const [i, f] of own.entries()) expect(readFileSync(f.cert)).toEqual(readFileSync(join(leafDir, `127.0.0.1_${[primary, replica][i]!.port}.crt`)))
+      expect(await linked()).toBe(true)
+      const finished = await rotate([...args, ...newClient(), '--apply', '--finish'])
+      expect([finished.code, finished.json.phase], JSON.stringify(finished.json)).toEqual([0, 'trust-new'])
+      // Restarted from its files, the replica links to its primary with the new CA alone.
+      await replica.restart({tls: {verifyCa: newCa.cert, clientCert: newAdmin.cert, clientKey: newAdmin.key}})
+      let up = false
+      for (let i = 0; i < 100 && !up; i++) {
+        up = parseInfo(String(await replica.command('INFO', 'replication'))).master_link_status === 'up'
+        if (!up) await new Promise((r) => setTimeout(r, 100))
+      }
+      expect(up).toBe(true)
+      expect(await getsIn(primary.port, oldAdmin, newCa.cert)).toBe(false)
+    } finally {
+      await Promise.all([replica.stop(), primary.stop()])
+    }
+  })
+
+  it('a renewed certificate that is not from the new CA is refused, and nothing is loaded', async () => {
+    const dir = join(root, 'leafdir-wrong')
+    mkdirSync(dir)
+    const pair = await issueCert(old.ca, dir, 'issued', {cn: 'wrong.valkey', sans: DEFAULT_SERVER_SANS, usage: 'both'})
+    const ca = join(dir, 'ca.crt')
+    copyFileSync(old.caCert, ca)
+    const node = await startValkey({tls: {caCert: ca, verifyCa: old.caCert, cert: pair.cert, key: pair.key, clientCert: oldAdmin.cert, clientKey: oldAdmin.key}, authClients: 'yes', config: {'tls-auth-clients-user': 'CN', user: ['admin on nopass ~* &* +@all']}, name: 'leafdir-wrong'})
+    try {
+      const leafDir = join(root, 'renewed-wrong')
+      await issueShape(old.ca, leafDir, `127.0.0.1_${node.port}`, {cn: 'wrong.valkey', extensions: leafExtensions({}, DEFAULT_SERVER_SANS), key: pair.key})
+      const before = readFileSync(pair.cert)
+      const {code, json} = await rotate(['--port', String(node.port), '--new-ca-cert', newCa.cert, '--leaf-dir', leafDir, '--lock-file', join(root, 'leafdir-wrong.lock'), ...oldClient(), '--apply'])
+      expect(code, JSON.stringify(json)).toBe(10)
+      expect(json.error).toMatch(/is not issued by the new CA/)
+      expect(readFileSync(pair.cert)).toEqual(before)
+    } finally {
+      await node.stop()
+    }
   })
 })
