@@ -116,13 +116,19 @@ describe('file inputs that are not regular files', () => {
     it(`${input.command} ${input.input}: FIFOs, devices and symlinks to them are refused at once (exit 3, one line)`, async () => {
       const baselineMs = await baseline(input.args)
       for (const {label, path, kind} of kinds) {
-        const result = await timed(input.args(path))
-        timings.push({what: `${input.command} ${input.input} = ${label}`, ms: result.ms, baselineMs})
+        let result = await timed(input.args(path))
+        let base = baselineMs
+        if (slowness(result.ms, base)) {
+          // A loaded machine stretches one run now and then; a file that is waited on or read is slow every time.
+          base = await baseline(input.args)
+          result = await timed(input.args(path))
+        }
+        timings.push({what: `${input.command} ${input.input} = ${label}`, ms: result.ms, baselineMs: base})
         expect(result.code, `${label}: killed after 10 s means it waited on the file`).not.toBeNull()
         expectOneLineError(result, 3, kind)
         expect(result.stderr, label).toContain(path)
         expect(result.stdout, label).toBe('')
-        expect(slowness(result.ms, baselineMs), label).toBeUndefined()
+        expect(slowness(result.ms, base), label).toBeUndefined()
         if (input.out && existsSync(input.out)) expect(readdirSync(input.out), `${label}: certs gen wrote files`).toEqual([])
       }
     }, 120_000)
@@ -174,7 +180,13 @@ describe('regular files that hold no certificate or key, through the CLI (a samp
     for (const input of sample()) {
       const baselineMs = await baseline(input.args)
       for (const {label, path} of garbage) {
-        const result = await timed(input.args(path))
+        let result = await timed(input.args(path))
+        let base = baselineMs
+        if (slowness(result.ms, base)) {
+          // As above: one stretched run is the machine; slow twice is the file.
+          base = await baseline(input.args)
+          result = await timed(input.args(path))
+        }
         slowest = Math.max(slowest, result.ms)
         const what = `${input.command} ${input.input} = ${label}`
         const lines = result.stderr.trimEnd().split('\n')
@@ -185,7 +197,7 @@ describe('regular files that hold no certificate or key, through the CLI (a samp
         } else if (result.code !== 3 || lines.length !== 1 || !/^Error: /.test(lines[0]!)) {
           failures.push(`${what}: exit ${result.code}: ${JSON.stringify(result.stderr.slice(0, 300))}`)
         }
-        const slow = slowness(result.ms, baselineMs)
+        const slow = slowness(result.ms, base)
         if (slow) failures.push(`${what}: ${slow}`)
       }
     }
