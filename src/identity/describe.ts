@@ -2,7 +2,7 @@ import {inputError} from '../errors.js'
 import {derFingerprint256} from '../pki/fingerprint.js'
 import {keyTypeOf, readCertificateFields} from '../x509/certificate.js'
 import {DerError} from '../x509/der.js'
-import {type RawGeneralName, firstCommonName, OID, readRawNames} from '../x509/raw-names.js'
+import {type RawGeneralName, type RawName, firstCommonName, OID, readRawNames} from '../x509/raw-names.js'
 import {displayBytes, rfc4514} from '../x509/text.js'
 
 const DAY_MS = 86_400_000
@@ -38,8 +38,11 @@ export interface CertificateIdentity {
   extendedKeyUsages: string[] | null
   /** Key usages by name; null when the certificate has no keyUsage extension. */
   keyUsages: string[] | null
-  /** Raw bytes the server compares: the first CN and the URI SANs in order. */
-  raw: {commonName: Uint8Array | undefined; uris: Uint8Array[]; netscapeSslClient: boolean | undefined}
+  /**
+   * Raw bytes the server compares: the first CN and the URI SANs in order; with the whole subject and
+   * subjectAltName as read, for the what-if mappings (identity/what-if.ts).
+   */
+  raw: {commonName: Uint8Array | undefined; uris: Uint8Array[]; netscapeSslClient: boolean | undefined; subject: RawName; subjectAltNames: RawGeneralName[]}
 }
 
 const KEY_USAGE_NAMES = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly']
@@ -83,7 +86,10 @@ function describe(der: Uint8Array, now: Date): CertificateIdentity {
     keyType: keyTypeOf(fields.spki),
     extendedKeyUsages: extendedKeyUsage ? extendedKeyUsage.map((oid) => EKU_NAMES[oid] ?? oid) : null,
     keyUsages: keyUsage === undefined ? null : KEY_USAGE_NAMES.filter((_, bit) => (keyUsage & (1 << bit)) !== 0),
-    raw: {commonName: firstCn, uris: uriBytes, netscapeSslClient: raw.netscapeCertType === undefined ? undefined : (raw.netscapeCertType & 0x80) !== 0},
+    raw: {
+      commonName: firstCn, uris: uriBytes, netscapeSslClient: raw.netscapeCertType === undefined ? undefined : (raw.netscapeCertType & 0x80) !== 0,
+      subject: raw.subject, subjectAltNames: sans,
+    },
   }
 }
 

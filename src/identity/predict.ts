@@ -3,6 +3,7 @@
  * (docs/tls-auth-clients-user-rules.md, rule numbers R0-R9 below). Pure: the server facts are passed in.
  */
 import {type CertificateIdentity, validityProblem} from './describe.js'
+import type {WhatIfMode} from './what-if.js'
 import {displayBytes} from '../x509/text.js'
 
 export type MappingMode = 'CN' | 'URI'
@@ -34,6 +35,7 @@ export type ReasonCode =
   | 'no-usable-field' // no CN / no URI SAN usable as a user name
   | 'no-such-user'
   | 'user-disabled'
+  | 'what-if' // offline, --mode email|dn|o|dns: a mapping Valkey does not have (what-if.ts)
 
 export type AttemptResult = 'match' | 'no-such-user' | 'disabled' | 'not-checked'
 
@@ -43,7 +45,8 @@ export interface Attempt {
 }
 
 export interface Prediction {
-  mode: MappingMode | 'off' | null
+  /** Valkey's mode; a what-if mode only offline, when asked for (what-if.ts). */
+  mode: MappingMode | WhatIfMode | 'off' | null
   /** The user the connection ends up as; null when the server refuses the certificate. */
   user: string | null
   /** Bytes of `user`, for exact comparison with what the server reports. */

@@ -8,11 +8,12 @@ import {checkKeyMatches} from './key-match.js'
 import {type Attempt, candidates, certificateProblems, type MappingMode, type Prediction, predictOffline, predictOnline, type ReasonCode} from './predict.js'
 import {displayBytes} from '../x509/text.js'
 import type {TrustPrediction} from './trust.js'
+import {isWhatIfMode, predictWhatIf, type WhatIf, whatIfCandidates, type WhatIfMode} from './what-if.js'
 
 export interface WhoamiOptions {
   certPath: string
-  /** Offline only: which mapping mode to predict for (default CN). */
-  mode?: MappingMode
+  /** Offline only: which mapping mode to predict for (default CN), or a what-if mapping Valkey does not have. */
+  mode?: MappingMode | WhatIfMode
   /** The server to predict for, with a prompt for a password it asks for (NOAUTH) when there is a terminal. */
   server?: {connection: ConnectOptions; askPassword?: (address: string) => Promise<string>}
   /** Private key of the certificate: connect with it and ask the server (needs `server`). */
@@ -25,6 +26,8 @@ export interface WhoamiResult extends Omit<CertificateIdentity, 'raw'> {
   problems: {code: string; message: string; mode?: MappingMode}[]
   /** What each mapping mode would try, in order. */
   candidates: {CN: string | null; URI: string[]}
+  /** What mappings Valkey does not have would use (NATS-style e-mail and subject DN, O, DNS SANs): not Valkey behaviour. */
+  whatIf: WhatIf
   server: null | {address: string; version: string; tlsAuthClients: string; tlsAuthClientsUser: string | null}
   /** Against a server: whether its CAs accept the certificate (rehearsed here when its CA files and the key are at hand). */
   trust: TrustPrediction | null
@@ -52,7 +55,7 @@ export async function loadIdentity(path: string, now: Date): Promise<{identity: 
 
 export async function whoami(options: WhoamiOptions): Promise<WhoamiResult> {
   const now = options.now ?? new Date()
-  if (options.server && options.mode) throw usageError('--mode is for offline use: against a server, its tls-auth-clients-user decides')
+  if (options.server && options.mode) throw modeWithServerError(options.mode)
   if (options.verifyKeyPath && !options.server) throw usageError('--verify-key needs a server to connect to (--host/--port)')
   const {identity, chainPem} = await loadIdentity(options.certPath, now)
   const verifyKey = options.verifyKeyPath === undefined ? undefined : await readInputFile(options.verifyKeyPath, '--verify-key')
@@ -64,9 +67,11 @@ export async function whoami(options: WhoamiOptions): Promise<WhoamiResult> {
     ...shown,
     problems: certificateProblems(identity, now).map(({code, message, mode}) => ({code, message, ...(mode ? {mode} : {})})),
     candidates: {CN: raw.commonName === undefined ? null : displayBytes(raw.commonName), URI: candidates(identity, 'URI').names.map((n) => displayBytes(n))},
+    whatIf: whatIfCandidates(identity),
   }
   if (!options.server) {
-    const prediction = predictOffline(identity, options.mode ?? 'CN', now)
+    const mode = options.mode ?? 'CN'
+    const prediction = isWhatIfMode(mode) ? predictWhatIf(identity, mode, now) : predictOffline(identity, mode, now)
     return {...base, server: null, trust: null, ...predictionFields(prediction)}
   }
 
@@ -98,6 +103,12 @@ export async function whoami(options: WhoamiOptions): Promise<WhoamiResult> {
     result.match = sameBytes(prediction.userBytes, observed.userBytes)
   }
   return result
+}
+
+/** `--mode` with a server: the server's own tls-auth-clients-user decides, and it knows only CN and URI. */
+export function modeWithServerError(mode: MappingMode | WhatIfMode) {
+  if (!isWhatIfMode(mode)) return usageError('--mode is for offline use: against a server, its tls-auth-clients-user decides')
+  return usageError(`--mode ${mode} is offline only: it is a what-if mapping Valkey does not have, and a server maps only by its tls-auth-clients-user (CN or URI); leave out --host, --port and --uri`)
 }
 
 function predictionFields(p: Prediction) {

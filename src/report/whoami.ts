@@ -1,5 +1,6 @@
 import chalk from 'chalk'
 
+import {isWhatIfMode, WHAT_IF_LABELS} from '../identity/what-if.js'
 import type {WhoamiResult} from '../identity/whoami.js'
 
 /**
@@ -34,6 +35,7 @@ export function renderWhoami(result: WhoamiResult): string {
   lines.push('', chalk.bold('Mapping modes'))
   lines.push(`  CN   tries ${result.candidates.CN === null ? '(nothing: no CN)' : JSON.stringify(result.candidates.CN)}`)
   lines.push(`  URI  tries ${result.candidates.URI.length === 0 ? '(nothing: no usable URI SAN)' : result.candidates.URI.map((u) => JSON.stringify(u)).join(', then ')}`)
+  lines.push(...whatIfLines(result))
   if (result.problems.length > 0) {
     lines.push('', chalk.bold('Problems'))
     for (const problem of result.problems) {
@@ -45,7 +47,31 @@ export function renderWhoami(result: WhoamiResult): string {
   return lines.join('\n')
 }
 
+/** The what-if section: names other mappings would use, set apart from what Valkey does. */
+function whatIfLines(result: WhoamiResult): string[] {
+  const {whatIf} = result
+  const shown = (value: string | null, none: string) => (value === null ? chalk.dim(`(${none})`) : JSON.stringify(value))
+  const lines = ['', `${chalk.bold('What-if mappings')} ${chalk.yellow('(not Valkey behaviour: Valkey maps only CN or URI)')}`]
+  lines.push(`  email  ${shown(whatIf.email, 'no e-mail SAN')}${chalk.dim('  NATS verify_and_map: the first e-mail SAN')}`)
+  // The RFC 2253 string is printable ASCII, shown exactly (JSON quoting would double its backslashes).
+  lines.push(`  dn     ${whatIf.dn ?? chalk.dim('(empty subject)')}${chalk.dim('  NATS verify_and_map: the subject as RFC 2253')}`)
+  lines.push(`  o      ${shown(whatIf.o, 'no O')}`)
+  lines.push(`  dns    ${whatIf.dns.length === 0 ? chalk.dim('(no DNS SAN)') : whatIf.dns.map((d) => JSON.stringify(d)).join(', then ')}`)
+  for (const problem of whatIf.problems) {
+    const text = `  ${problem.message}`
+    lines.push(problem.mode === result.mode ? chalk.yellow(text) : chalk.dim(text))
+  }
+  if (!isWhatIfMode(result.mode ?? '') && result.server === null) lines.push(chalk.dim('  --mode email|dn|o|dns predicts one of them'))
+  return lines
+}
+
 function answerLine(result: WhoamiResult): string {
+  const whatIfMode = result.mode ?? ''
+  if (isWhatIfMode(whatIfMode)) {
+    const label = `${chalk.yellow('What-if, not Valkey behaviour:')} ${WHAT_IF_LABELS[whatIfMode]}`
+    if (result.reasonCode === 'rejected') return `${label} ${chalk.red.bold('(refused: any TLS server refuses this certificate)')}`
+    return result.user === null ? `${label} gives ${chalk.yellow.bold('no user name')}` : `${label} would give ${chalk.green.bold(result.user)}`
+  }
   const mode = result.mode === null ? '' : ` (tls-auth-clients-user ${result.mode})`
   if (result.user === null) return chalk.red.bold(`Refused: the server will not accept this certificate${mode}`)
   if (result.reasonCode === 'offline') return `${chalk.bold('Would log in as')} ${chalk.green.bold(result.user)}${mode}`

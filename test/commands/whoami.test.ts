@@ -85,6 +85,63 @@ describe('valkey-tls whoami (offline)', () => {
     expect(text.stdout).not.toMatch(/\u001b\[/) // no colour when not on a terminal
   })
 
+  describe('what-if mappings Valkey does not have', () => {
+    let nats: string
+    const subject = 'UID=u1+CN=alice,OU=ops\\+dev,O=Acme\\, Inc.,DC=example,DC=org'
+    beforeAll(() => {
+      nats = join(dir, 'nats.pem')
+      execFileSync('openssl', [
+        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'nats.key'), '-out', nats, '-days', '30',
+        '-subj', '/DC=org/DC=example/O=Acme, Inc./OU=ops\\+dev/CN=alice+UID=u1',
+        '-addext', 'subjectAltName=email:alice@example.org,email:alice2@example.org,DNS:alice.example,DNS:db.example', '-addext', 'extendedKeyUsage=clientAuth',
+      ], {stdio: 'ignore'})
+    })
+
+    it('--json has them in whatIf, the subject exactly as openssl -nameopt RFC2253 prints it; the answer stays CN', async () => {
+      const result = await runCli(['whoami', nats, '--json'])
+      expect(result.code).toBe(0)
+      const json = JSON.parse(result.stdout)
+      expect(openssl('x509', '-in', nats, '-noout', '-subject', '-nameopt', 'RFC2253')).toBe(`subject=${subject}`)
+      expect(json.whatIf).toEqual({
+        note: expect.stringMatching(/^not Valkey behaviour/),
+        email: 'alice@example.org',
+        dn: subject,
+        o: 'Acme, Inc.',
+        dns: ['alice.example', 'db.example'],
+        problems: [
+          {mode: 'dn', message: `dn "${subject}" can never be an ACL user: it contains a space`},
+          {mode: 'o', message: 'o "Acme, Inc." can never be an ACL user: it contains a space'},
+        ],
+      })
+      expect(json).toMatchObject({mode: 'CN', user: 'alice', reasonCode: 'offline'})
+    })
+
+    it('text output has its own section, after Valkey\'s modes, headed as not Valkey behaviour', async () => {
+      const {stdout} = await runCli(['whoami', nats])
+      expect(stdout).toMatch(/^Would log in as alice \(tls-auth-clients-user CN\)/)
+      const section = stdout.slice(stdout.indexOf('What-if mappings'))
+      expect(stdout.indexOf('What-if mappings')).toBeGreaterThan(stdout.indexOf('Mapping modes'))
+      expect(section.split('\n')[0]).toBe('What-if mappings (not Valkey behaviour: Valkey maps only CN or URI)')
+      expect(section).toContain(`  dn     ${subject}  NATS verify_and_map`)
+      expect(section).toMatch(/ {2}email {2}"alice@example\.org"/)
+      expect(section).toMatch(/ {2}dns {4}"alice\.example", then "db\.example"/)
+    })
+
+    it.each([
+      ['email', 'alice@example.org', 'what-if'],
+      ['DNS', 'alice.example', 'what-if'],
+      ['o', null, 'no-usable-field'],
+      ['dn', null, 'no-usable-field'],
+    ])('--mode %s predicts the name that mapping would give, as not Valkey behaviour', async (mode, user, reasonCode) => {
+      const result = await runCli(['whoami', nats, '--mode', mode, '--json'])
+      expect(result.code).toBe(0)
+      expect(JSON.parse(result.stdout)).toMatchObject({mode: mode.toLowerCase(), user, reasonCode})
+      const text = (await runCli(['whoami', nats, '--mode', mode])).stdout
+      expect(text).toMatch(/^What-if, not Valkey behaviour: /)
+      expect(text).toMatch(user === null ? /gives no user name\n.*contains a space/ : new RegExp(`would give ${user.replaceAll('.', '\\.')}\n`))
+    })
+  })
+
   describe('bad input: one line, exit 3, no stack trace', () => {
     const cases: Array<[string, () => string, RegExp]> = [
       ['a missing file', () => join(dir, 'nope.pem'), /cannot read certificate .*nope\.pem: no such file or directory$/],
@@ -112,8 +169,9 @@ describe('valkey-tls whoami (offline)', () => {
 
   describe('usage errors: exit 2', () => {
     const cases: Array<[string, string[], RegExp]> = [
-      ['an unknown --mode', ['--mode', 'dn'], /--mode must be cn or uri, not "dn"$/],
+      ['an unknown --mode', ['--mode', 'spiffe'], /--mode must be cn or uri \(Valkey's modes\), or email, dn, o or dns \(what-if, offline\), not "spiffe"$/],
       ['--mode against a server', ['--mode', 'uri', '--port', '1'], /--mode is for offline use/],
+      ['a what-if --mode against a server', ['--mode', 'dn', '--port', '1'], /--mode dn is offline only: it is a what-if mapping Valkey does not have/],
       ['--verify-key without a server', ['--verify-key', 'x.key'], /--verify-key needs a server/],
       ['--askpass without a terminal', ['--askpass', '--port', '1'], /--askpass needs a terminal/],
       ['a zero --timeout', ['--timeout', '0', '--port', '1'], /--timeout must be a number of seconds/],

@@ -241,6 +241,18 @@ describe('whoami against a server with passwords and restricted users', () => {
     expect(result.stderr.trim()).toMatch(/certificate not trusted by --cacert \(SELF_SIGNED_CERT_IN_CHAIN\): issued by CN=.*; pass its CA with --cacert$/)
   })
 
+  it('a what-if --mode (email) against the live server is a one-line usage error, exit 2, without connecting; without --mode whatIf is shown beside the real answer', async () => {
+    const connections = async () => Number(/total_connections_received:(\d+)/.exec(String(await locked.command('INFO', 'stats')))![1])
+    const before = await connections()
+    const refused = await runCli(['whoami', certs.get('existing user')!.cert, ...base(), '--user', 'ops', '--mode', 'email', '--json'], {env: {VALKEY_TLS_PASSWORD: 'ops-secret'}})
+    expect(refused.code).toBe(2)
+    expect(JSON.parse(refused.stdout).error.message).toMatch(/^--mode email is offline only: it is a what-if mapping Valkey does not have, and a server maps only by its tls-auth-clients-user \(CN or URI\)/)
+    expectOneLineError(await runCli(['whoami', certs.get('existing user')!.cert, ...base(), '--mode', 'email']), 2, /--mode email is offline only/)
+    expect(await connections()).toBe(before + 1) // only this second INFO's own connection
+    const result = await runCli(['whoami', certs.get('existing user')!.cert, ...base(), '--user', 'ops', '--json'], {env: {VALKEY_TLS_PASSWORD: 'ops-secret'}})
+    expect(JSON.parse(result.stdout)).toMatchObject({mode: 'CN', user: 'alice', reasonCode: 'mapped', whatIf: {dn: 'CN=alice', o: null, email: null, dns: []}})
+  })
+
   it('a verify key that does not belong to the certificate is exit 3, before connecting', async () => {
     const result = await runCli(['whoami', certs.get('existing user')!.cert, ...base(), '--verify-key', certs.get('missing user')!.key])
     expect(result.code).toBe(3)

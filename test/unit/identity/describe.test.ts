@@ -80,7 +80,7 @@ describe('describeCertificate', () => {
   it('has null EKU/key usage, no names and no Netscape flag for a bare certificate', async () => {
     const bare = describeCertificate(await makeCert({subject: [[{oid: O, value: 'Acme'}]]}), 'bare.crt', NOW)
     expect(bare).toMatchObject({commonName: null, commonNames: [], uris: [], emails: [], dnsNames: [], ipAddresses: [], extendedKeyUsages: null, keyUsages: null})
-    expect(bare.raw).toEqual({commonName: undefined, uris: [], netscapeSslClient: undefined})
+    expect(bare.raw).toEqual({commonName: undefined, uris: [], netscapeSslClient: undefined, subjectAltNames: [], subject: [[expect.objectContaining({oid: O})]]})
   })
 
   it('reports the Netscape SSL client bit', async () => {
