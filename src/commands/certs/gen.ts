@@ -3,7 +3,7 @@ import {constants} from 'node:os'
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
-import {ValkeyTlsError} from '../../errors.js'
+import {usageError, ValkeyTlsError} from '../../errors.js'
 import {InterruptedError} from '../../fsutil/write.js'
 import {DEFAULT_CLIENT, type GenerateResult} from '../../pki/generate-set.js'
 import {DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType} from '../../pki/key-types.js'
@@ -48,7 +48,7 @@ Run on a terminal with no flags, it asks its questions; it never asks with --yes
     org: Flags.string({summary: 'Organization (O=) to put in every certificate subject: at most 64 characters, no control characters.'}),
     'ca-name': Flags.string({summary: 'CN of the new CA (default "Valkey TLS Test CA"), to tell CAs from different runs apart.', exclusive: ['ca-cert']}),
     p12: Flags.boolean({summary: 'Also write NAME.p12 (PKCS#12: key, certificate and CA; mode 0600) for every client certificate.', default: false}),
-    'p12-password-command': Flags.string({summary: 'Command that prints the --p12 password (run once, no shell); else $VALKEY_TLS_P12_PASSWORD, else a prompt on a terminal.', dependsOn: ['p12']}),
+    'p12-password-command': Flags.string({summary: 'Command that prints the --p12 password (run once, no shell); else $VALKEY_TLS_P12_PASSWORD, else a prompt on a terminal.'}),
     'ca-cert': Flags.string({summary: 'Sign with this existing CA certificate (PEM) instead of generating a CA.', dependsOn: ['ca-key']}),
     'ca-key': Flags.string({summary: 'Private key (PEM, unencrypted) of --ca-cert.', dependsOn: ['ca-cert']}),
     force: Flags.boolean({summary: 'Replace existing files in --out.', default: false}),
@@ -75,6 +75,7 @@ Run on a terminal with no flags, it asks its questions; it never asks with --yes
       overwrite = answers.overwrite
     }
 
+    if (flags['p12-password-command'] !== undefined && !flags.p12) throw usageError('--p12-password-command is for --p12: add --p12, or leave it out')
     const servers = (flags.server ?? []).map(parseServer)
     const sans = options.sans.map(parseSan)
     const p12 = flags.p12 ? {password: await this.p12Password(flags['p12-password-command'])} : undefined
