@@ -8,6 +8,7 @@
  */
 import CaRotate from './commands/ca/rotate.js'
 import CertsGen from './commands/certs/gen.js'
+import CertsInspect from './commands/certs/inspect.js'
 import CertsVerify from './commands/certs/verify.js'
 import Check from './commands/check.js'
 import Exporter from './commands/exporter.js'
@@ -18,6 +19,7 @@ import Whoami from './commands/whoami.js'
 export const COMMANDS = {
   'ca:rotate': CaRotate,
   'certs:gen': CertsGen,
+  'certs:inspect': CertsInspect,
   'certs:verify': CertsVerify,
   check: Check,
   exporter: Exporter,

@@ -8,7 +8,7 @@ import {describeSystemError, ValkeyTlsError} from '../errors.js'
 export interface OutputFile {
   /** File name inside the output folder. */
   name: string
-  data: string
+  data: string | Uint8Array
   /** Private keys are 0o600, everything else 0o644: set explicitly, whatever the umask. */
   mode: number
 }

@@ -7,9 +7,11 @@ import {fingerprint256} from './fingerprint.js'
 import {createCa, type Issued, type Issuer, issueLeaf} from './issue.js'
 import {privateKeyToPem} from './keys.js'
 import type {KeyType} from './key-types.js'
-import {checkClientName, checkOrganization, DEFAULT_CLIENT, mergeSans, type SanEntry} from './names.js'
-import {aclLines, valkeyConfLines} from './snippets.js'
-import {x509} from './x509.js'
+import {checkCaName, checkClientName, checkOrganization, DEFAULT_CLIENT, mergeSans, type SanEntry, type ServerSpec} from './names.js'
+import {checkNotAfterWithinCa, parseNotAfter} from './not-after.js'
+import {buildPkcs12} from './p12.js'
+import {aclLines, nodeConfLines, valkeyConfLines} from './snippets.js'
+import {subtle, x509} from './x509.js'
 
 const MAX_DAYS = 100 * 365
 const DAY_MS = 86_400_000
@@ -19,10 +21,18 @@ export interface GenerateOptions {
   keyType: KeyType
   /** Validity of the server and client certificates. */
   days: number
+  /** Instead of `days`: a duration (24h, 90d) or ISO date/time, as --not-after takes it. */
+  notAfter?: string
   /** Validity of a newly generated CA. */
   caDays: number
   /** Extra server SANs; localhost, 127.0.0.1 and ::1 are always there. */
   sans: SanEntry[]
+  /** One server certificate per node (NAME.crt, CN=NAME, its own SANs besides `sans`) instead of server.crt. */
+  servers?: ServerSpec[]
+  /** CN of a new CA. */
+  caName?: string
+  /** Also write NAME.p12 for every client certificate, encrypted with this password. */
+  p12?: {password: string}
   /** Extra client certificates, one per name (CN = name); `client` is always generated. */
   clients: string[]
   clientUris: {client: string; uri: string}[]
@@ -35,13 +45,15 @@ export interface GenerateOptions {
   signal?: AbortSignal
 }
 
-export type FileKind = 'ca-cert' | 'ca-key' | 'cert' | 'key'
+export type FileKind = 'ca-cert' | 'ca-key' | 'cert' | 'key' | 'p12'
 
 export interface GeneratedFile {
   path: string
   kind: FileKind
   /** ca, server, or the client name. */
   owner: string
+  /** Of a leaf's files: whether they are for a server node or a client. */
+  role?: 'server' | 'client'
   mode: string
   subject?: string
   serialNumber?: string
@@ -58,7 +70,10 @@ export interface GenerateResult {
   keyType: KeyType
   ca: {generated: boolean; subject: string; fingerprint256: string; notAfter: string; source?: string}
   clients: {name: string; commonName: string; uris: string[]}[]
+  /** Which files go to which node, with that node's valkey.conf lines (one entry, "server", without --server). */
+  servers: {name: string; commonName: string; cert: string; key: string; dnsNames: string[]; ipAddresses: string[]; config: string[]}[]
   files: GeneratedFile[]
+  /** The valkey.conf lines: for one server.crt as they are; with --server, every node's, each after a "# on NAME" line. */
   config: string[]
   acl: string[]
   warnings: string[]
@@ -111,13 +126,31 @@ function checkLeafWithinLoadedCa(days: number, ca: {cert: {notAfter: Date}}, pat
   throw usageError(`--days ${days} outlives the CA certificate ${path}, which expires on ${until}: use --days ${left} or less, or renew the CA`)
 }
 
-export function plannedFileNames(clients: PlannedClient[], withCaKey: boolean): string[] {
+export function plannedFileNames(clients: PlannedClient[], withCaKey: boolean, servers: string[] = ['server'], p12 = false): string[] {
   return [
     'ca.crt',
     ...(withCaKey ? ['ca.key'] : []),
-    'server.crt', 'server.key',
-    ...clients.flatMap((c) => [`${c.name}.crt`, `${c.name}.key`]),
+    ...servers.flatMap((name) => [`${name}.crt`, `${name}.key`]),
+    ...clients.flatMap((c) => [`${c.name}.crt`, `${c.name}.key`, ...(p12 ? [`${c.name}.p12`] : [])]),
   ]
+}
+
+interface PlannedServer {
+  name: string
+  commonName: string
+  sans: SanEntry[]
+}
+
+/** Without --server, one server.crt for every node; with it, one NAME.crt per node (--san on each of them). */
+export function planServers(servers: ServerSpec[], shared: SanEntry[], clients: PlannedClient[]): PlannedServer[] {
+  if (servers.length === 0) return [{name: 'server', commonName: serverCommonName(shared), sans: mergeSans(shared)}]
+  const planned: PlannedServer[] = []
+  for (const server of servers) {
+    const clash = [...planned.map((p) => p.name), ...clients.map((c) => c.name)].find((n) => n.toLowerCase() === server.name.toLowerCase())
+    if (clash) throw usageError(`--server "${server.name}" is given twice or clashes with the client certificate "${clash}" (file names ignore case on some systems)`)
+    planned.push({name: server.name, commonName: server.name, sans: mergeSans([...server.sans, ...shared])})
+  }
+  return planned
 }
 
 /** The files a run would replace, for asking before overwriting (the CA key counts: it may be new). */
@@ -137,21 +170,26 @@ export async function existingGenTargets(out: string, clientNames: string[]): Pr
 export async function generateCertificateSet(options: GenerateOptions): Promise<GenerateResult> {
   if (options.out.trim() === '') throw usageError('--out must not be empty')
   const out = resolve(options.out)
+  const now = options.now ?? new Date()
   checkDays(options.days, '--days')
   checkDays(options.caDays, '--ca-days')
-  if (!options.ca) checkLeafWithinCa(options.days, options.caDays)
+  const notAfter = options.notAfter === undefined ? undefined : parseNotAfter(options.notAfter, now)
+  if (!options.ca && notAfter) checkNotAfterWithinCa(notAfter, options.notAfter!, new Date(now.getTime() + options.caDays * DAY_MS), `the new CA (--ca-days ${options.caDays})`)
+  else if (!options.ca) checkLeafWithinCa(options.days, options.caDays)
+  if (options.caName !== undefined && options.ca) throw usageError('--ca-name names a new CA: it cannot rename --ca-cert')
+  const caName = options.caName === undefined ? 'Valkey TLS Test CA' : checkCaName(options.caName)
   const clients = planClients(options.clients, options.clientUris)
+  const servers = planServers(options.servers ?? [], options.sans, clients)
   if (options.organization) checkOrganization(options.organization)
-  const serverSans = mergeSans(options.sans)
-  const now = options.now ?? new Date()
   const warnings: string[] = []
   const stopIfAsked = () => throwIfInterrupted(options.signal, 'nothing was written')
 
   // Inputs next; the folder is created only when the files are written.
   const loaded = options.ca ? await loadCa(options.ca.certPath, options.ca.keyPath, now) : undefined
-  if (loaded && options.ca) checkLeafWithinLoadedCa(options.days, loaded, options.ca.certPath, now)
+  if (loaded && options.ca && notAfter) checkNotAfterWithinCa(notAfter, options.notAfter!, loaded.cert.notAfter, `the CA certificate ${options.ca.certPath}`)
+  else if (loaded && options.ca) checkLeafWithinLoadedCa(options.days, loaded, options.ca.certPath, now)
   await checkOutputDir(out)
-  const names = plannedFileNames(clients, !options.ca)
+  const names = plannedFileNames(clients, !options.ca, servers.map((s) => s.name), Boolean(options.p12))
   if (!options.overwrite) {
     const existing = await existingTargets(out, names)
     if (existing.length > 0) {
@@ -167,7 +205,7 @@ export async function generateCertificateSet(options: GenerateOptions): Promise<
     issuer = loaded
     caFiles = [{name: 'ca.crt', data: loaded.certPem, mode: 0o644}]
   } else {
-    const ca = await createCa({keyType: options.keyType, days: options.caDays, now, subject: {commonName: 'Valkey TLS Test CA', organization: options.organization}})
+    const ca = await createCa({keyType: options.keyType, days: options.caDays, now, subject: {commonName: caName, organization: options.organization}})
     issuer = {cert: ca.cert, keys: ca.keys}
     caFiles = [
       {name: 'ca.crt', data: ca.cert.toString('pem') + '\n', mode: 0o644},
@@ -175,33 +213,48 @@ export async function generateCertificateSet(options: GenerateOptions): Promise<
     ]
   }
 
-  stopIfAsked()
-  const server = await issueLeaf({issuer, keyType: options.keyType, days: options.days, now, profile: 'server', sans: serverSans,
-    subject: {commonName: serverCommonName(options.sans), organization: options.organization}})
+  const issuedServers: {name: string; issued: Issued}[] = []
+  for (const server of servers) {
+    stopIfAsked()
+    const issued = await issueLeaf({issuer, keyType: options.keyType, days: options.days, notAfter, now, profile: 'server', sans: server.sans,
+      subject: {commonName: server.commonName, organization: options.organization}})
+    issuedServers.push({name: server.name, issued})
+  }
   const issuedClients: {name: string; issued: Issued; uris: string[]}[] = []
   for (const client of clients) {
     stopIfAsked()
-    const issued = await issueLeaf({issuer, keyType: options.keyType, days: options.days, now, profile: 'client', uris: client.uris,
+    const issued = await issueLeaf({issuer, keyType: options.keyType, days: options.days, notAfter, now, profile: 'client', uris: client.uris,
       subject: {commonName: client.name, organization: options.organization}})
     issuedClients.push({name: client.name, issued, uris: client.uris})
   }
 
-  const leaves: {owner: string; issued: Issued}[] = [{owner: 'server', issued: server}, ...issuedClients.map((c) => ({owner: c.name, issued: c.issued}))]
+  const leaves: {owner: string; role: 'server' | 'client'; issued: Issued}[] = [
+    ...issuedServers.map((s) => ({owner: s.name, role: 'server' as const, issued: s.issued})),
+    ...issuedClients.map((c) => ({owner: c.name, role: 'client' as const, issued: c.issued})),
+  ]
   const files: OutputFile[] = [...caFiles]
-  for (const {owner, issued} of leaves) {
+  for (const {owner, role, issued} of leaves) {
     files.push({name: `${owner}.crt`, data: issued.cert.toString('pem') + '\n', mode: 0o644})
     files.push({name: `${owner}.key`, data: await privateKeyToPem(issued.keys.privateKey), mode: 0o600})
+    if (role === 'client' && options.p12) {
+      stopIfAsked()
+      const privateKey = new Uint8Array(await subtle.exportKey('pkcs8', issued.keys.privateKey))
+      const p12 = buildPkcs12({privateKey, cert: new Uint8Array(issued.cert.rawData), chain: [new Uint8Array(issuer.cert.rawData)], friendlyName: owner, password: options.p12.password})
+      files.push({name: `${owner}.p12`, data: p12, mode: 0o600})
+    }
   }
   const {leftovers} = await writeFilesAtomically(out, files, {overwrite: options.overwrite, signal: options.signal})
   if (leftovers.length > 0) warnings.push(`the new files are in place, but the previous versions ${leftovers.join(', ')} could not be removed: delete them`)
 
   const described: GeneratedFile[] = files.map((file) => {
-    const owner = file.name.replace(/\.(crt|key)$/, '')
+    const owner = file.name.replace(/\.(crt|key|p12)$/, '')
     const isCert = file.name.endsWith('.crt')
+    const role = leaves.find((l) => l.owner === owner)?.role
     const base: GeneratedFile = {
       path: join(out, file.name),
-      kind: owner === 'ca' ? (isCert ? 'ca-cert' : 'ca-key') : (isCert ? 'cert' : 'key'),
+      kind: owner === 'ca' ? (isCert ? 'ca-cert' : 'ca-key') : (isCert ? 'cert' : file.name.endsWith('.p12') ? 'p12' : 'key'),
       owner,
+      ...(role ? {role} : {}),
       mode: file.mode.toString(8).padStart(4, '0'),
     }
     if (!isCert) return base
@@ -209,7 +262,7 @@ export async function generateCertificateSet(options: GenerateOptions): Promise<
     return {...base, ...describeCert(cert)}
   })
 
-  const result: Omit<GenerateResult, 'config' | 'acl'> = {
+  const result: Omit<GenerateResult, 'config' | 'acl' | 'servers'> = {
     out,
     keyType: options.keyType,
     ca: {generated: !options.ca, subject: issuer.cert.subject, fingerprint256: fingerprint256(issuer.cert), notAfter: issuer.cert.notAfter.toISOString(), ...(caSource ? {source: caSource} : {})},
@@ -217,7 +270,13 @@ export async function generateCertificateSet(options: GenerateOptions): Promise<
     files: described,
     warnings,
   }
-  return {...result, config: valkeyConfLines(result), acl: aclLines(result.clients)}
+  const nodes = issuedServers.map(({name, issued}) => {
+    const {dnsNames = [], ipAddresses = []} = describeCert(issued.cert)
+    return {name, commonName: servers.find((s) => s.name === name)!.commonName, cert: join(out, `${name}.crt`), key: join(out, `${name}.key`), dnsNames, ipAddresses,
+      config: valkeyConfLines(result, name)}
+  })
+  const config = options.servers?.length ? nodeConfLines(nodes) : nodes[0]!.config
+  return {...result, servers: nodes, config, acl: aclLines(result.clients)}
 }
 
 function serverCommonName(sans: SanEntry[]): string {

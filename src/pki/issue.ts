@@ -40,8 +40,8 @@ export function randomSerial(): string {
   return bytes.toString('hex')
 }
 
-function validity(days: number, now: Date): {notBefore: Date; notAfter: Date} {
-  return {notBefore: new Date(now.getTime() - BACKDATE_MS), notAfter: new Date(now.getTime() + days * DAY_MS)}
+function validity(days: number, now: Date, notAfter?: Date): {notBefore: Date; notAfter: Date} {
+  return {notBefore: new Date(now.getTime() - BACKDATE_MS), notAfter: notAfter ?? new Date(now.getTime() + days * DAY_MS)}
 }
 
 export async function createCa(options: {keyType: KeyType; days: number; subject: SubjectFields; now?: Date}): Promise<Issued> {
@@ -68,6 +68,8 @@ export interface LeafOptions {
   issuer: Issuer
   keyType: KeyType
   days: number
+  /** An exact end instead of `days` (--not-after). */
+  notAfter?: Date
   subject: SubjectFields
   profile: LeafProfile
   sans?: SanEntry[]
@@ -102,7 +104,7 @@ export async function issueLeaf(options: LeafOptions): Promise<Issued> {
     serialNumber: randomSerial(),
     subject: subjectName(options.subject),
     issuer: options.issuer.cert.subjectName,
-    ...validity(options.days, options.now ?? new Date()),
+    ...validity(options.days, options.now ?? new Date(), options.notAfter),
     publicKey: keys.publicKey,
     signingKey: options.issuer.keys.privateKey,
     signingAlgorithm: options.issuer.keys.signing,

@@ -129,8 +129,49 @@ const isControl = (c: string) => {
 
 /** `--org`: one line of text a certificate subject can hold, and a terminal can show as is. */
 export function checkOrganization(org: string): string {
-  const chars = [...org]
-  if (chars.some(isControl)) throw usageError(`invalid --org ${JSON.stringify(org)}: control characters cannot go in a certificate subject`)
-  if (chars.length > MAX_ORGANIZATION) throw usageError(`invalid --org: at most ${MAX_ORGANIZATION} characters (got ${chars.length})`)
-  return org
+  return checkSubjectText(org, '--org', MAX_ORGANIZATION)
+}
+
+/** RFC 5280's upper bound for commonName. */
+const MAX_COMMON_NAME = 64
+
+/** `--ca-name`: the new CA's CN, one line of 1 to 64 characters. */
+export function checkCaName(name: string): string {
+  if (name.trim() === '') throw usageError('invalid --ca-name: it must not be empty')
+  return checkSubjectText(name, '--ca-name', MAX_COMMON_NAME)
+}
+
+function checkSubjectText(value: string, flag: string, max: number): string {
+  const chars = [...value]
+  if (chars.some(isControl)) throw usageError(`invalid ${flag} ${JSON.stringify(value)}: control characters cannot go in a certificate subject`)
+  if (chars.length > max) throw usageError(`invalid ${flag}: at most ${max} characters (got ${chars.length})`)
+  return value
+}
+
+export interface ServerSpec {
+  /** File base name (NAME.crt, NAME.key) and CN. */
+  name: string
+  /** Its own SANs: NAME itself when it is a DNS name, then those after "=". */
+  sans: SanEntry[]
+}
+
+/**
+ * `--server NAME` or `--server NAME=SAN,SAN,...`: one server certificate per node. Unambiguous: a NAME
+ * never has "=" or ","; each SAN is what --san takes (DNS name or IP address, DNS:/IP: prefixes).
+ */
+export function parseServer(raw: string): ServerSpec {
+  const at = raw.indexOf('=')
+  const name = (at < 0 ? raw : raw.slice(0, at)).trim()
+  if (!CLIENT_NAME.test(name)) {
+    throw usageError(`invalid --server "${raw}": NAME must be 1-64 letters, digits, ".", "_", "@" or "-", starting with a letter or digit (then optionally =SAN,SAN,...)`)
+  }
+  if (name.toLowerCase() === 'ca') throw usageError(`invalid --server "${raw}": "ca" is reserved for the CA files`)
+  const listed = at < 0 ? [] : raw.slice(at + 1).split(',').map((s) => s.trim())
+  if (at >= 0 && listed.every((s) => s === '')) throw usageError(`invalid --server "${raw}": nothing after "="; give SANs (--server ${name}=${name}.internal,10.0.0.1) or no "="`)
+  const own = isDnsName(name) ? [{type: 'dns', value: name.toLowerCase()} as SanEntry] : []
+  return {name, sans: [...own, ...listed.filter((s) => s !== '').map((s) => parseSan(s))]}
+}
+
+function isDnsName(name: string): boolean {
+  return name.split('.').every((label) => DNS_LABEL.test(label))
 }

@@ -9,6 +9,7 @@ const KIND_LABEL: Record<GeneratedFile['kind'], string> = {
   'ca-key': 'CA private key',
   cert: 'certificate',
   key: 'private key',
+  p12: 'PKCS#12 (key and certificates, password-protected)',
 }
 
 /** Human summary of `certs gen`: what was written, then the server and ACL lines to use it. */
@@ -18,7 +19,7 @@ export function renderGenResult(result: GenerateResult): string {
   const width = Math.max(...result.files.map((f) => basename(f.path).length))
   for (const file of result.files) {
     const name = basename(file.path).padEnd(width)
-    if (file.kind === 'key' || file.kind === 'ca-key') {
+    if (file.kind === 'key' || file.kind === 'ca-key' || file.kind === 'p12') {
       lines.push(`  ${name}  ${KIND_LABEL[file.kind]}, mode ${file.mode}`)
     } else {
       const names = [...(file.dnsNames ?? []), ...(file.ipAddresses ?? []), ...(file.uris ?? [])]
@@ -27,7 +28,13 @@ export function renderGenResult(result: GenerateResult): string {
       lines.push(`  ${' '.repeat(width)}  ${chalk.dim(`SHA256 ${file.fingerprint256}`)}`)
     }
   }
-  lines.push('', chalk.bold('valkey.conf:'), ...result.config.map((l) => `  ${l}`))
+  if (result.servers.length === 1 && result.servers[0]!.name === 'server') {
+    lines.push('', chalk.bold('valkey.conf:'), ...result.config.map((l) => `  ${l}`))
+  } else {
+    for (const node of result.servers) {
+      lines.push('', chalk.bold(`valkey.conf on ${node.name} (give it ${basename(node.cert)}, ${basename(node.key)} and ca.crt):`), ...node.config.map((l) => `  ${l}`))
+    }
+  }
   if (result.acl.length > 0) {
     lines.push('', chalk.bold('ACL users the client certificates log in as (narrow the permissions as needed):'), ...result.acl.map((l) => `  ${l}`))
   }

@@ -1,6 +1,7 @@
 import chalk from 'chalk'
 
 import {isWhatIfMode, WHAT_IF_LABELS} from '../identity/what-if.js'
+import type {CertificateIdentity} from '../identity/describe.js'
 import type {WhoamiResult} from '../identity/whoami.js'
 
 /**
@@ -19,32 +20,48 @@ export function renderWhoami(result: WhoamiResult): string {
   for (const warning of result.warnings) lines.push(chalk.yellow(`  warning: ${warning}`))
 
   lines.push('', chalk.bold('Certificate'))
-  const rows: Array<[string, string]> = [
-    ['subject', result.subject],
-    ['issuer', result.issuer],
-    ['serial', result.serialNumber],
-    ['valid', `${result.notBefore} to ${result.notAfter} (${daysText(result.daysLeft)})`],
-    ['key', result.keyType],
-    ['usage', result.extendedKeyUsages === null ? '(no extended key usage)' : result.extendedKeyUsages.join(', ')],
-    ['SHA-256', result.fingerprint256],
-  ]
-  const sans = [...result.uris.map((u) => `URI:${u}`), ...result.dnsNames.map((d) => `DNS:${d}`), ...result.ipAddresses.map((i) => `IP:${i}`), ...result.emails.map((e) => `email:${e}`)]
-  if (sans.length > 0) rows.splice(1, 0, ['SAN', sans.join(', ')])
-  for (const [label, value] of rows) lines.push(`  ${label.padEnd(8)} ${value}`)
-
-  lines.push('', chalk.bold('Mapping modes'))
-  lines.push(`  CN   tries ${result.candidates.CN === null ? '(nothing: no CN)' : JSON.stringify(result.candidates.CN)}`)
-  lines.push(`  URI  tries ${result.candidates.URI.length === 0 ? '(nothing: no usable URI SAN)' : result.candidates.URI.map((u) => JSON.stringify(u)).join(', then ')}`)
-  lines.push(...whatIfLines(result))
-  if (result.problems.length > 0) {
-    lines.push('', chalk.bold('Problems'))
-    for (const problem of result.problems) {
-      const relevant = problem.mode === undefined || result.mode === null || problem.mode === result.mode
-      const text = `  ${problem.mode ? `[${problem.mode}] ` : ''}${problem.message}`
-      lines.push(relevant ? chalk.yellow(text) : chalk.dim(text))
-    }
-  }
+  for (const [label, value] of certificateRows(result)) lines.push(`  ${label.padEnd(8)} ${value}`)
+  lines.push(...mappingLines(result.candidates), ...whatIfLines(result), ...problemLines(result.problems, result.mode))
   return lines.join('\n')
+}
+
+export type ShownIdentity = Omit<CertificateIdentity, 'raw'>
+
+/** The certificate's identity as label/value rows (`certs inspect` adds its own). */
+export function certificateRows(cert: ShownIdentity): Array<[string, string]> {
+  const rows: Array<[string, string]> = [
+    ['subject', cert.subject],
+    ['issuer', cert.issuer],
+    ['serial', cert.serialNumber],
+    ['valid', `${cert.notBefore} to ${cert.notAfter} (${daysText(cert.daysLeft)})`],
+    ['key', cert.keyType],
+    ['usage', cert.extendedKeyUsages === null ? '(no extended key usage)' : cert.extendedKeyUsages.join(', ')],
+    ['SHA-256', cert.fingerprint256],
+  ]
+  const sans = [...cert.uris.map((u) => `URI:${u}`), ...cert.dnsNames.map((d) => `DNS:${d}`), ...cert.ipAddresses.map((i) => `IP:${i}`), ...cert.emails.map((e) => `email:${e}`)]
+  if (sans.length > 0) rows.splice(1, 0, ['SAN', sans.join(', ')])
+  return rows
+}
+
+/** What each tls-auth-clients-user mode would try. */
+export function mappingLines(candidates: WhoamiResult['candidates']): string[] {
+  return [
+    '', chalk.bold('Mapping modes'),
+    `  CN   tries ${candidates.CN === null ? '(nothing: no CN)' : JSON.stringify(candidates.CN)}`,
+    `  URI  tries ${candidates.URI.length === 0 ? '(nothing: no usable URI SAN)' : candidates.URI.map((u) => JSON.stringify(u)).join(', then ')}`,
+  ]
+}
+
+/** Problems, those of the other mapping mode than `mode` dimmed. */
+export function problemLines(problems: WhoamiResult['problems'], mode: WhoamiResult['mode'], heading = 'Problems'): string[] {
+  if (problems.length === 0) return []
+  const lines = ['', chalk.bold(heading)]
+  for (const problem of problems) {
+    const relevant = problem.mode === undefined || mode === null || problem.mode === mode
+    const text = `  ${problem.mode ? `[${problem.mode}] ` : ''}${problem.message}`
+    lines.push(relevant ? chalk.yellow(text) : chalk.dim(text))
+  }
+  return lines
 }
 
 /** The what-if section: names other mappings would use, set apart from what Valkey does. */

@@ -65,3 +65,10 @@ export async function askGenOptions(
 export async function askPassword(address: string): Promise<string> {
   return password({message: `Password for ${address}`, mask: false})
 }
+
+/** Asks twice for a new password (a PKCS#12 file's), without echoing it; empty is refused. */
+export async function askNewPassword(what: string): Promise<string> {
+  const first = await password({message: `Password for ${what}`, mask: false, validate: (v) => (v === '' ? 'the password must not be empty' : true)})
+  await password({message: 'The same password again', mask: false, validate: (v) => (v === first ? true : 'not the same password; type it again')})
+  return first
+}

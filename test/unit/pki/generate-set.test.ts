@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
-import {checkDays, checkLeafWithinCa} from '../../../src/pki/generate-set.js'
+import {checkDays, checkLeafWithinCa, planClients, planServers} from '../../../src/pki/generate-set.js'
+import {mergeSans, parseSan, parseServer} from '../../../src/pki/names.js'
 
 describe('checkDays', () => {
   it.each([0, -1, 1.5, Number.NaN, 36_501, 1e12])('refuses %s with a usage error naming the flag', (days) => {
@@ -21,5 +22,24 @@ describe('checkLeafWithinCa', () => {
   it('accepts a leaf that ends with its CA or before', () => {
     expect(() => checkLeafWithinCa(1, 1)).not.toThrow()
     expect(() => checkLeafWithinCa(365, 3650)).not.toThrow()
+  })
+})
+
+describe('planServers', () => {
+  const clients = planClients(['alice'], [])
+  it('without --server: one "server" with the default SANs and --san, CN from the first DNS --san', () => {
+    expect(planServers([], [parseSan('db.example')], clients)).toEqual([{name: 'server', commonName: 'db.example', sans: mergeSans([parseSan('db.example')])}])
+  })
+
+  it('with --server: NAME.crt per node, CN=NAME, its own SANs then the shared --san ones after the defaults', () => {
+    const planned = planServers([parseServer('node1=10.0.0.1'), parseServer('node2')], [parseSan('vip.example')], clients)
+    expect(planned.map((p) => [p.name, p.commonName, p.sans.map((s) => s.value)])).toEqual([
+      ['node1', 'node1', ['localhost', '127.0.0.1', '::1', 'node1', '10.0.0.1', 'vip.example']],
+      ['node2', 'node2', ['localhost', '127.0.0.1', '::1', 'node2', 'vip.example']],
+    ])
+  })
+
+  it.each([['node1', 'NODE1'], ['Alice'], ['client']])('refuses names that clash (%s)', (...names) => {
+    expect(() => planServers(names.map((n) => parseServer(n)), [], clients)).toThrow(expect.objectContaining({kind: 'usage', message: expect.stringMatching(/--server .* clashes/)}))
   })
 })

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {checkClientName, checkOrganization, checkUri, mergeSans, parseClientUri, parseSan} from '../../../src/pki/names.js'
+import {checkCaName, checkClientName, checkOrganization, checkUri, mergeSans, parseClientUri, parseSan, parseServer} from '../../../src/pki/names.js'
 
 describe('parseSan', () => {
   it.each([
@@ -71,5 +71,33 @@ describe('checkOrganization', () => {
 
   it.each(['a\nb', 'Acme\u001B[31m', 'a\u0085b', 'x'.repeat(65)])('rejects %j', (org) => {
     expect(() => checkOrganization(org)).toThrow(expect.objectContaining({kind: 'usage', message: expect.stringContaining('--org')}))
+  })
+})
+
+describe('parseServer', () => {
+  it('NAME alone: NAME is its own DNS SAN when it is a DNS name', () => {
+    expect(parseServer('node1')).toEqual({name: 'node1', sans: [{type: 'dns', value: 'node1'}]})
+    expect(parseServer('Node-1.example')).toEqual({name: 'Node-1.example', sans: [{type: 'dns', value: 'node-1.example'}]})
+    expect(parseServer('node_1')).toEqual({name: 'node_1', sans: []})
+  })
+
+  it('NAME=SAN,SAN: DNS names and IPs (v4, v6, prefixed), in order', () => {
+    expect(parseServer('node1=node1.internal, 10.0.0.1,IP:fd00::1,DNS:n1')).toEqual({name: 'node1', sans: [
+      {type: 'dns', value: 'node1'}, {type: 'dns', value: 'node1.internal'}, {type: 'ip', value: '10.0.0.1'}, {type: 'ip', value: 'fd00::1'}, {type: 'dns', value: 'n1'}]})
+  })
+
+  it.each(['', '=a', '-x', 'a/b', 'ca', 'CA=x', 'node1=', 'node1=,', 'node1=bad_name', 'node1=fe80::1%eth0'])('refuses %j', (raw) => {
+    expect(() => parseServer(raw)).toThrow(expect.objectContaining({kind: 'usage', message: expect.stringMatching(/--server|--san/)}))
+  })
+})
+
+describe('checkCaName', () => {
+  it('takes one line of 1-64 characters, UTF-8 included', () => {
+    expect(checkCaName('Staging Valkey CA')).toBe('Staging Valkey CA')
+    expect(checkCaName('Prüf-CA ✓')).toBe('Prüf-CA ✓')
+    expect(checkCaName('x'.repeat(64))).toHaveLength(64)
+  })
+  it.each(['', '  ', 'a\nb', 'x'.repeat(65)])('refuses %j', (name) => {
+    expect(() => checkCaName(name)).toThrow(expect.objectContaining({kind: 'usage', message: expect.stringContaining('--ca-name')}))
   })
 })
