@@ -11,6 +11,7 @@ import CertsGen from './commands/certs/gen.js'
 import CertsVerify from './commands/certs/verify.js'
 import Check from './commands/check.js'
 import Exporter from './commands/exporter.js'
+import Help from './commands/help.js'
 import Reload from './commands/reload.js'
 import Whoami from './commands/whoami.js'
 
@@ -21,6 +22,7 @@ export const COMMANDS = {
   'certs:verify': CertsVerify,
   check: Check,
   exporter: Exporter,
+  help: Help,
   reload: Reload,
   whoami: Whoami,
 }
