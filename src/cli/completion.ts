@@ -71,8 +71,8 @@ function prefixes(input: CompletionInput): string[] {
   return [...all].sort()
 }
 
-const flagWords = (command: CompletionCommand): string[] =>
-  command.flags.flatMap((f) => [`--${f.name}`, ...(f.char ? [`-${f.char}`] : [])])
+/** `--out` and `-o`. */
+const spellings = (flag: CompletionFlag): string[] => [`--${flag.name}`, ...(flag.char ? [`-${flag.char}`] : [])]
 
 export function completionScript(shell: Shell, input: CompletionInput): string {
   switch (shell) {
@@ -104,19 +104,21 @@ const header = (shell: Shell, bin: string): string => [
   '',
 ].join('\n')
 
+/** A bash function that sets `words` from its first argument, through a `case`. */
+const caseFunction = (name: string, about: string, cases: string[]): string =>
+  `${name}() { # ${about}\n  case $1 in\n${cases.join('\n')}\n    *) words='' ;;\n  esac\n}`
+
 /**
  * bash: the words typed so far that are not flags make the command id; the word under the cursor is then a
  * flag of that command, a value of the previous flag's options, a topic or command name, or a file.
  */
 function bashScript(input: CompletionInput): string {
   const fn = functionName(input.bin)
-  const cases = [
-    ...prefixes(input).map((p) => `    '${p}') words='${nextWords(input, p).map((w) => w.word).join(' ')}' ;;`),
-  ]
-  const flagCases = input.commands.map((c) => `    '${c.id}') words='${flagWords(c).join(' ')}' ;;`)
+  const cases = prefixes(input).map((p) => `    '${p}') words='${nextWords(input, p).map((w) => w.word).join(' ')}' ;;`)
+  const flagCases = input.commands.map((c) => `    '${c.id}') words='${c.flags.flatMap(spellings).join(' ')}' ;;`)
   const optionCases = input.commands.flatMap((c) => c.flags.filter((f) => f.options?.length).flatMap((f) =>
-    [`--${f.name}`, ...(f.char ? [`-${f.char}`] : [])].map((word) => `    '${c.id} ${word}') words='${f.options!.join(' ')}' ;;`)))
-  const valueFlags = input.commands.map((c) => `    '${c.id}') words='${c.flags.filter((f) => f.takesValue).flatMap((f) => [`--${f.name}`, ...(f.char ? [`-${f.char}`] : [])]).join(' ')}' ;;`)
+    spellings(f).map((word) => `    '${c.id} ${word}') words='${f.options!.join(' ')}' ;;`)))
+  const valueFlags = input.commands.map((c) => `    '${c.id}') words='${c.flags.filter((f) => f.takesValue).flatMap(spellings).join(' ')}' ;;`)
   return `${header('bash', input.bin)}
 ${fn}_id() { # the command id of words 1..COMP_CWORD-1 (topics joined by ":"), up to the first flag
   local id='' w i
@@ -129,30 +131,10 @@ ${fn}_id() { # the command id of words 1..COMP_CWORD-1 (topics joined by ":"), u
   done
   printf '%s' "$id"
 }
-${fn}_next() { # topic and command names after a topic
-  case $1 in
-${cases.join('\n')}
-    *) words='' ;;
-  esac
-}
-${fn}_flags() {
-  case $1 in
-${flagCases.join('\n')}
-    *) words='' ;;
-  esac
-}
-${fn}_value_flags() {
-  case $1 in
-${valueFlags.join('\n')}
-    *) words='' ;;
-  esac
-}
-${fn}_options() {
-  case $1 in
-${optionCases.join('\n')}
-    *) words='' ;;
-  esac
-}
+${caseFunction(`${fn}_next`, 'topic and command names after a topic', cases)}
+${caseFunction(`${fn}_flags`, 'the flags of a command', flagCases)}
+${caseFunction(`${fn}_value_flags`, 'the flags of a command that take a value', valueFlags)}
+${caseFunction(`${fn}_options`, 'the values a flag accepts', optionCases)}
 ${fn}() {
   local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]} words id
   id=$(${fn}_id)
@@ -186,8 +168,9 @@ function zshScript(input: CompletionInput): string {
       const value = f.takesValue ? (f.options?.length ? `:${f.name}:(${f.options.join(' ')})` : `:${f.name}:_files`) : ''
       const eq = f.takesValue ? '=' : ''
       const text = `[${q(brief(f.summary))}]${value}`
-      const again = f.multiple ? '*' : ''
-      return f.char ? `${again}'(-${f.char} --${f.name})'{-${f.char},--${f.name}${eq}}'${text}'` : `'${again}--${f.name}${eq}${text}'`
+      // A repeatable flag (`*`) may come again; a flag with a short form excludes the other spelling.
+      if (f.multiple) return f.char ? `'*'{-${f.char},--${f.name}${eq}}'${text}'` : `'*--${f.name}${eq}${text}'`
+      return f.char ? `'(-${f.char} --${f.name})'{-${f.char},--${f.name}${eq}}'${text}'` : `'--${f.name}${eq}${text}'`
     })
     if (c.takesArgs) specs.push(`'*:file:_files'`)
     return `    '${c.id}') _arguments -s ${['\'--help[Show help]\'', ...specs].join(' ')} ;;`
