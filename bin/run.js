@@ -5,7 +5,7 @@
 // for help.
 // `--version` is answered here without loading oclif: same condition and same text as oclif's own
 // (main.run versionAddition, Config.userAgent); anything unusual (WSL, where oclif prints "wsl-<arch>"; DEBUG;
-// hooks) goes the normal oclif way.
+// hooks other than command_not_found, which a version request never reaches) goes the normal oclif way.
 import {readFileSync} from 'node:fs'
 import module from 'node:module'
 import {arch, release} from 'node:os'
@@ -15,7 +15,7 @@ const maybeWsl = () => process.platform === 'linux'
   && /microsoft/i.test(release() + (() => { try { return readFileSync('/proc/version', 'utf8') } catch { return '' } })())
 
 if (['--version', ...(pjson.oclif?.additionalVersionFlags ?? [])].includes(process.argv[2])
-    && !process.env.DEBUG && !pjson.oclif?.hooks && !maybeWsl()) {
+    && !process.env.DEBUG && !Object.keys(pjson.oclif?.hooks ?? {}).some((hook) => hook !== 'command_not_found') && !maybeWsl()) {
   const cpu = arch() === 'ia32' ? 'x86' : arch()
   process.stdout.write(`${pjson.name}/${pjson.version ?? '0.0.0'} ${process.platform}-${cpu} node-${process.version}\n`)
 } else {

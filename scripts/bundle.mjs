@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Bundles the CLI into dist/: execute.js (oclif's `execute`, what bin/run.js starts), index.js (src/index.ts:
-// the command classes, which oclif imports to run a command) and, in dist/chunks/, the code they share and the
+// the command classes, which oclif imports to run a command), hooks/ (package.json `oclif.hooks`) and, in dist/chunks/, the code they share and the
 // modules the commands import() in run(), each loaded only by the command that needs it.
 // Why: Node starts a CLI faster from a few files than from the hundreds that oclif, @peculiar/x509 and the
 // prompts are made of (see BENCHMARKS.md). The package then needs nothing from node_modules at run time, so its
@@ -27,7 +27,7 @@ const reflectBeforeTsyringe = {
 
 const {metafile} = await build({
   absWorkingDir: root,
-  entryPoints: {execute: '@oclif/core/execute', index: 'src/index.ts'},
+  entryPoints: {execute: '@oclif/core/execute', index: 'src/index.ts', 'hooks/command-not-found': 'src/hooks/command-not-found.ts'},
   outdir: dist,
   chunkNames: 'chunks/[name]-[hash]',
   bundle: true,

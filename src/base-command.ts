@@ -1,6 +1,7 @@
 import {Command} from '@oclif/core/command'
 import chalk from 'chalk'
 
+import {describeParseError, type ParsedCommand} from './cli/parse-errors.js'
 import {ExitCode, ValkeyTlsError} from './errors.js'
 
 export interface CommandFailure {
@@ -33,7 +34,10 @@ export abstract class BaseCommand extends Command {
 
   protected override async catch(error: Error & {oclif?: {exit?: number}; exitCode?: number}): Promise<void> {
     if (error?.constructor?.name === 'ExitError') throw error // this.exit() was called deliberately
-    const failure = describeFailure(error)
+    const failure = describeFailure(error, {
+      flags: Object.keys(this.ctor.flags ?? {}),
+      args: Object.entries(this.ctor.args ?? {}).map(([name, arg]) => ({name, options: arg.options})),
+    })
     if (this.jsonEnabled()) {
       this.logJson({error: failure})
     } else {
@@ -44,12 +48,12 @@ export abstract class BaseCommand extends Command {
   }
 }
 
-export function describeFailure(error: Error & {oclif?: {exit?: number}}): CommandFailure {
+export function describeFailure(error: Error & {oclif?: {exit?: number}}, command?: ParsedCommand): CommandFailure {
   if (error instanceof ValkeyTlsError) return {code: error.kind, message: oneLine(error.message), exitCode: error.exitCode}
-  // oclif's own parse errors (unknown flag, value not among the options, number below min): usage errors.
+  // oclif's own parse errors (missing or unknown flag, value not among the options, number below min): usage errors.
   if (error?.oclif?.exit !== undefined) {
     const exitCode = error.oclif.exit === 0 ? 0 : ExitCode.usage
-    return {code: 'usage', message: `${oneLine(error.message)} (see --help)`, exitCode}
+    return {code: 'usage', message: `${describeParseError(error, command) ?? oneLine(error.message)} (see --help)`, exitCode}
   }
   const hint = process.env.DEBUG ? '' : ' (run with DEBUG=* for details)'
   return {code: 'internal', message: `unexpected error: ${oneLine(error?.message ?? String(error))}${hint}`, exitCode: ExitCode.internal}

@@ -96,7 +96,7 @@ describe('the installed package (npm pack, npm install -g --prefix)', () => {
   it('holds the bin, the bundle, the manifest and the licences, nothing for development, and no dependencies', () => {
     expect(readdirSync(installed).sort()).toEqual(['LICENSE', 'README.md', 'bin', 'dist', 'oclif.manifest.json', 'package.json'])
     expect(readdirSync(join(installed, 'bin'))).toEqual(['run.js'])
-    expect(readdirSync(join(installed, 'dist')).sort()).toEqual(['THIRD-PARTY-LICENSES.txt', 'chunks', 'execute.js', 'index.js'])
+    expect(readdirSync(join(installed, 'dist')).sort()).toEqual(['THIRD-PARTY-LICENSES.txt', 'chunks', 'execute.js', 'hooks', 'index.js'])
     expect(existsSync(join(installed, 'node_modules'))).toBe(false)
     const licences = readFileSync(join(installed, 'dist', 'THIRD-PARTY-LICENSES.txt'), 'utf8')
     for (const name of ['@oclif/core', '@peculiar/x509', '@inquirer/prompts', 'chalk']) expect(licences).toMatch(new RegExp(`^${name} \\d`, 'm'))
@@ -113,5 +113,13 @@ describe('the installed package (npm pack, npm install -g --prefix)', () => {
     expect(who).toMatchObject({commonName: 'alice'})
     const help = (await cli(['check', '--help'])).stdout
     expect(help).toContain('USAGE\n  $ valkey-tls check')
+  })
+
+  it('completes, lists topics and answers a mistyped command (the bundled command_not_found hook)', async () => {
+    expect((await cli(['autocomplete', 'bash'])).stdout).toMatch(/^complete -o filenames -F _valkey_tls valkey-tls$/m)
+    expect((await cli(['help'])).stdout).toMatch(/^TOPICS\n {2}ca /m)
+    const typo = await cli(['chek']).catch((error: {code: number; stderr: string}) => error)
+    // (vitest's NODE_ENV=test makes oclif look for TypeScript sources first, and warn that it has none, before.)
+    expect(typo).toMatchObject({code: 2, stderr: expect.stringMatching(/^Error: "chek" is not a valkey-tls command; did you mean "valkey-tls check"\? \(see valkey-tls help\)\n$/m)})
   })
 })
