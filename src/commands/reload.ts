@@ -49,26 +49,14 @@ Per node: reloaded, unchanged, refused, failed, skipped (or would-reload with --
 
   async run(): Promise<ReloadReport> {
     const {flags} = await this.parse(Reload)
-    const [{parseNodeList}, {acquireLock}, {runReload, runFailures}, {resolveConnection}] = await Promise.all([import('../cluster/discover.js'), import('../reload/lock.js'), import('../reload/run.js'), import('../flags/resolve.js')])
+    const [{parseNodeList}, {withLock}, {runReload, runFailures}, {resolveConnection}] = await Promise.all([import('../cluster/discover.js'), import('../reload/lock.js'), import('../reload/run.js'), import('../flags/resolve.js')])
     const nodes = flags.nodes ? parseNodeList(flags.nodes) : undefined
     const seed = await resolveConnection(flags, 'the nodes')
-    const lock = flags['dry-run'] ? undefined : await acquireLock(flags['lock-file'] ?? defaultLockPath(), flags['lock-wait'] * 1000)
-    const onSignal = (signal: NodeJS.Signals) => {
-      lock?.releaseSync()
-      process.exit(128 + (signal === 'SIGINT' ? 2 : 15))
-    }
-    process.once('SIGINT', onSignal).once('SIGTERM', onSignal)
-    let report: ReloadReport
-    try {
-      report = await runReload({
-        seed, mode: nodes ? 'list' : flags.cluster ? 'cluster' : 'node', nodes,
-        readFiles: flags['read-files'], minDays: flags['min-days'], force: flags.force, dryRun: flags['dry-run'],
-        parallel: flags.parallel, deadlineMs: flags.deadline * 1000,
-      })
-    } finally {
-      await lock?.release()
-      process.off('SIGINT', onSignal).off('SIGTERM', onSignal)
-    }
+    const report = await withLock(flags['dry-run'] ? undefined : flags['lock-file'] ?? defaultLockPath(), flags['lock-wait'] * 1000, () => runReload({
+      seed, mode: nodes ? 'list' : flags.cluster ? 'cluster' : 'node', nodes,
+      readFiles: flags['read-files'], minDays: flags['min-days'], force: flags.force, dryRun: flags['dry-run'],
+      parallel: flags.parallel, deadlineMs: flags.deadline * 1000,
+    }))
     if (!this.jsonEnabled()) {
       const text = renderReload(report, {quiet: flags.quiet})
       if (text) this.log(text)

@@ -111,3 +111,22 @@ function reason(error: unknown): string {
   if (code === 'ENOTEMPTY' || code === 'EEXIST') return 'the folder is not empty, so not a lock; remove it or use another lock path'
   return describeSystemError(error)
 }
+
+/**
+ * Runs `work` holding the lock at `path` (none when `path` is undefined: a dry run), released when it ends,
+ * and on SIGINT/SIGTERM before the process exits (128 + the signal's number).
+ */
+export async function withLock<T>(path: string | undefined, waitMs: number, work: () => Promise<T>): Promise<T> {
+  const lock = path === undefined ? undefined : await acquireLock(path, waitMs)
+  const onSignal = (signal: NodeJS.Signals) => {
+    lock?.releaseSync()
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15))
+  }
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal)
+  try {
+    return await work()
+  } finally {
+    await lock?.release()
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal)
+  }
+}

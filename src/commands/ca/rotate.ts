@@ -49,7 +49,7 @@ With --apply it performs the steps that are safe now, node by node, replicas fir
   async run(): Promise<RotateReport> {
     const {flags} = await this.parse(CaRotate)
     if (!flags.cacert && !flags.cacertdir) throw usageError('--cacert (or --cacertdir) is needed: the CAs that verify the nodes as they are now')
-    const [{parseNodeList}, {resolveConnection}, {runRotate}, {acquireLock}, {readInputFile}, {parseNodeCertificates}, {loadCa}, {renderRotate}] = await Promise.all([
+    const [{parseNodeList}, {resolveConnection}, {runRotate}, {withLock}, {readInputFile}, {parseNodeCertificates}, {loadCa}, {renderRotate}] = await Promise.all([
       import('../../cluster/discover.js'), import('../../flags/resolve.js'), import('../../rotate/run.js'), import('../../reload/lock.js'),
       import('../../fsutil/read.js'), import('../../pki/read-certificates.js'), import('../../pki/ca.js'), import('../../report/rotate.js'),
     ])
@@ -60,23 +60,11 @@ With --apply it performs the steps that are safe now, node by node, replicas fir
     const connection = await resolveConnection(flags, 'the nodes')
     connection.tls.ca = Buffer.concat([connection.tls.ca ?? Buffer.alloc(0), Buffer.from('\n'), Buffer.from(newCa!.toString())])
     const changes = flags.apply || flags.finish
-    const lock = changes ? await acquireLock(flags['lock-file'] ?? defaultLockPath(), flags['lock-wait'] * 1000) : undefined
-    const onSignal = (signal: NodeJS.Signals) => {
-      lock?.releaseSync()
-      process.exit(128 + (signal === 'SIGINT' ? 2 : 15))
-    }
-    process.once('SIGINT', onSignal).once('SIGTERM', onSignal)
-    let report: RotateReport
-    try {
-      report = await runRotate({
-        seed: connection, nodes: flags.nodes ? parseNodeList(flags.nodes) : undefined, newCa: newCa!, signer, leafDir: flags['leaf-dir'],
-        apply: flags.apply, finish: flags.finish, minDays: flags['min-days'], deadlineMs: flags.deadline * 1000, readFiles: flags['read-files'],
-        onStep: this.jsonEnabled() ? undefined : (line) => this.logToStderr(line),
-      })
-    } finally {
-      await lock?.release()
-      process.off('SIGINT', onSignal).off('SIGTERM', onSignal)
-    }
+    const report = await withLock(changes ? flags['lock-file'] ?? defaultLockPath() : undefined, flags['lock-wait'] * 1000, () => runRotate({
+      seed: connection, nodes: flags.nodes ? parseNodeList(flags.nodes) : undefined, newCa: newCa!, signer, leafDir: flags['leaf-dir'],
+      apply: flags.apply, finish: flags.finish, minDays: flags['min-days'], deadlineMs: flags.deadline * 1000, readFiles: flags['read-files'],
+      onStep: this.jsonEnabled() ? undefined : (line) => this.logToStderr(line),
+    }))
     if (!this.jsonEnabled()) this.log(renderRotate(report))
     else if (report.status !== 'ok') this.logJson(report)
     if (report.status === 'failed') this.exit(failedRunExit([report.errorKind ?? 'server']))
