@@ -10,10 +10,12 @@ const AUTHORITY_KEY_ID = '2.5.29.35'
 
 /**
  * A short-lived certificate from the new CA, made in memory to see whether a node already trusts that CA
- * (it presents it as a client). Never written anywhere; valid for an hour.
+ * (it presents it as a client). Never written anywhere; valid for `validMs` (an hour at least: the run's
+ * deadline, so one probe serves the whole run).
  */
-export async function mintProbe(newCa: LoadedCa, now = new Date()): Promise<{cert: Buffer; key: Buffer}> {
-  const {cert, keys} = await issueLeaf({issuer: newCa, keyType: 'ec-p256', days: 1 / 24, subject: {commonName: 'valkey-tls CA rotation probe'}, profile: 'server', now})
+export async function mintProbe(newCa: LoadedCa, validMs = HOUR_MS, now = new Date()): Promise<{cert: Buffer; key: Buffer}> {
+  const days = Math.max(HOUR_MS, validMs) / 86_400_000
+  const {cert, keys} = await issueLeaf({issuer: newCa, keyType: 'ec-p256', days, subject: {commonName: 'valkey-tls CA rotation probe'}, profile: 'server', now})
   return {cert: Buffer.from(cert.toString('pem') + '\n'), key: Buffer.from(await privateKeyToPem(keys.privateKey))}
 }
 

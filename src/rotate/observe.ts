@@ -55,12 +55,18 @@ export interface ObserveContext {
   probe?: {cert: Buffer; key: Buffer}
 }
 
-export async function observeNode(target: NodeTarget, context: ObserveContext): Promise<NodeState> {
-  const address = formatAddress(target)
-  const state: NodeState = {
-    target, address, role: target.role, served: null, certFile: null, clientCertFile: null, hasClientCert: false, caFile: null,
-    trustsNew: null, loadedOld: null, local: false, manualBecause: null, paths: {}, config: undefined as unknown as NodeTlsConfig, material: null, servedLeaf: null, error: null, notes: [],
+/** A node nothing is known of yet (`error` says why, when it stays so). */
+export function unobserved(target: NodeTarget, error: string | null = null): NodeState {
+  return {
+    target, address: formatAddress(target), role: target.role, served: null, certFile: null, clientCertFile: null, hasClientCert: false, caFile: null,
+    trustsNew: null, loadedOld: null, local: false, manualBecause: null, paths: {}, config: undefined as unknown as NodeTlsConfig, material: null, servedLeaf: null, error, notes: [],
   }
+}
+
+export async function observeNode(target: NodeTarget, context: ObserveContext): Promise<NodeState> {
+  const state = unobserved(target)
+  const {address} = state
+  if (!context.probe) state.notes.push('trust of the new CA read from the CA file (with --new-ca-key the running node is asked)')
   let session
   try {
     session = await openNodeSession(target, context.access)

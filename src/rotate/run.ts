@@ -1,5 +1,5 @@
 import {X509Certificate} from 'node:crypto'
-import {copyFile, readFile, stat} from 'node:fs/promises'
+import {copyFile, stat} from 'node:fs/promises'
 import {join} from 'node:path'
 import type {TLSSocket} from 'node:tls'
 
@@ -18,7 +18,7 @@ import {handshake} from '../transport/handshake.js'
 import {type ConnectOptions, type Endpoint} from '../transport/options.js'
 import {openSession} from '../transport/session.js'
 import {mintProbe, reissue} from './mint.js'
-import {type NodeState, observeNode} from './observe.js'
+import {type NodeState, type ObserveContext, observeNode, unobserved} from './observe.js'
 import {finishRefusal, leavesNew, NEXT_TEXT, type Phase, phaseOf, safeSteps, type Step, type StepKind, trustsNew} from './plan.js'
 import {originOf, sameCa} from './trust.js'
 
@@ -96,8 +96,8 @@ export async function runRotate(options: RotateOptions): Promise<RotateReport> {
   const deadline = Date.now() + options.deadlineMs
   const sockets = new Set<TLSSocket>()
   const access: NodeAccess = {seed: options.seed, readFiles: options.readFiles, deadline, sockets}
-  const probe = options.signer ? await mintProbe(options.signer) : undefined
-  const context = {access, newCa: options.newCa, probe}
+  const probe = options.signer ? await mintProbe(options.signer, options.deadlineMs) : undefined
+  const context: ObserveContext = {access, newCa: options.newCa, probe}
   const report: RotateReport = {discovery: undefined as unknown as TargetDiscovery, phaseBefore: null, phase: null, nodes: [], steps: [], manual: [], next: '', status: 'ok', error: null}
   try {
     const {discovery, targets} = await findTargets({
@@ -117,12 +117,9 @@ export async function runRotate(options: RotateOptions): Promise<RotateReport> {
       return {...report, status: 'failed', error: `${broken.map((s) => `${s.address}: ${s.error}`).join('; ')}: the phase cannot be told without every node`, errorKind: kinds.every((k) => k === 'auth') ? 'auth' : 'server'}
     }
     report.phaseBefore = phaseOf(states)
-    if (!probe) report.nodes.forEach((n) => n.notes.push('trust of the new CA read from the CA file (with --new-ca-key the running node is asked)'))
     const finishOnly = options.finish && !options.apply
-    if (finishOnly || (options.finish && ['leaves-new', 'narrowing'].includes(report.phaseBefore))) {
-      const refusal = finishRefusal(states)
-      if (refusal && finishOnly) return {...report, phase: report.phaseBefore, status: 'refused', error: `--finish refused: ${refusal}`, next: NEXT_TEXT[report.phaseBefore]}
-    }
+    const refusal = finishOnly ? finishRefusal(states) : null
+    if (refusal) return {...report, phase: report.phaseBefore, status: 'refused', error: `--finish refused: ${refusal}`, next: NEXT_TEXT[report.phaseBefore]}
     let reasserted = false
     for (let round = 0; round < 4; round++) {
       const phase = phaseOf(states)
@@ -148,7 +145,7 @@ export async function runRotate(options: RotateOptions): Promise<RotateReport> {
         reasserted = true
       }
       for (const step of local) {
-        const done = await runStep(step, options, access, states)
+        const done = await runStep(step, options, context, states)
         report.steps.push(done)
         options.onStep?.(`${done.address}: ${done.kind} ${done.outcome}: ${done.reason}`)
         if (done.outcome !== 'done') {
@@ -169,20 +166,15 @@ export async function runRotate(options: RotateOptions): Promise<RotateReport> {
       }
     }
     report.phase = phaseOf(states)
-    if (report.next === '' || report.steps.every((s) => s.outcome === 'done')) report.next = NEXT_TEXT[report.phase]
     return report
   } finally {
     for (const socket of sockets) socket.destroy()
   }
 }
 
-async function observeAll(targets: NodeTarget[], context: Parameters<typeof observeNode>[1]): Promise<NodeState[]> {
+async function observeAll(targets: NodeTarget[], context: ObserveContext): Promise<NodeState[]> {
   const {results} = await runPool(targets, {limit: 16, deadline: context.access.deadline, work: (t) => observeNode(t, context)})
-  return results.map((r, i) => r ?? {...blank(targets[i]!), error: 'not looked at within the overall deadline'})
-}
-
-function blank(target: NodeTarget): NodeState {
-  return {target, address: `${target.host}:${target.port}`, role: target.role, served: null, certFile: null, clientCertFile: null, hasClientCert: false, caFile: null, trustsNew: null, loadedOld: null, local: false, manualBecause: null, paths: {}, config: undefined as never, material: null, servedLeaf: null, error: null, notes: []}
+  return results.map((r, i) => r ?? unobserved(targets[i]!, 'not looked at within the overall deadline'))
 }
 
 function summarize(s: NodeState): NodeSummary {
@@ -221,8 +213,9 @@ function rollbackText(step: StepReport): string {
 }
 
 /** One node's step: the files replaced (the previous ones kept beside them), the reload, and the checks after it. */
-async function runStep(step: Step, options: RotateOptions, access: NodeAccess, states: NodeState[]): Promise<StepReport> {
+async function runStep(step: Step, options: RotateOptions, context: ObserveContext, states: NodeState[]): Promise<StepReport> {
   const {node} = step
+  const {access} = context
   const report: StepReport = {address: node.address, kind: step.kind, outcome: 'done', reason: '', files: []}
   const replace = async (path: string, data: Buffer) => {
     const previous = `${path}${BEFORE[step.kind]}`
@@ -233,16 +226,16 @@ async function runStep(step: Step, options: RotateOptions, access: NodeAccess, s
   }
   try {
     if (step.kind === 'widen' && !node.caFile?.new) {
-      const current = await readFile(node.paths.ca!)
+      const current = await readInputFile(node.paths.ca!, 'tls-ca-cert-file')
       const newPem = toPem('CERTIFICATE', options.newCa.raw)
       await replace(node.paths.ca!, Buffer.concat([current, current.length > 0 && current[current.length - 1] !== 0x0a ? Buffer.from('\n') : Buffer.alloc(0), Buffer.from(newPem)]))
     } else if (step.kind === 'move-leaf') {
       for (const [path, which] of [[node.paths.cert, 'crt'], [node.hasClientCert ? node.paths.clientCert : undefined, 'client.crt']] as const) {
         if (!path) continue
-        const leaf = new X509Certificate(await readFile(path))
-        if (originOf(leaf, options.newCa) === 'new') continue // moved already (a resumed run)
+        const [leaf] = parseNodeCertificates(await readInputFile(path, which === 'crt' ? 'tls-cert-file' : 'tls-client-cert-file'), path)
+        if (originOf(leaf!, options.newCa) === 'new') continue // moved already (a resumed run)
         if (options.signer) {
-          await replace(path, await reissue(leaf.raw, options.signer))
+          await replace(path, await reissue(leaf!.raw, options.signer))
           continue
         }
         const renewed = join(options.leafDir!, `${node.target.host.replace(/:/g, '_')}_${node.target.port}.${which}`)
@@ -273,17 +266,18 @@ async function runStep(step: Step, options: RotateOptions, access: NodeAccess, s
     }
     return {...report, outcome: 'failed', reason: `reload ${why}`}
   }
-  const problem = await checkAfter(step, options, access, states)
+  const problem = await checkAfter(step, options, context, states)
   if (problem) return {...report, outcome: 'failed', reason: problem}
   report.reason = step.kind === 'widen' ? 'trusts both CAs' : step.kind === 'move-leaf' ? 'serves a certificate from the new CA' : 'trusts the new CA alone'
   return report
 }
 
 /** After a node's step: it shows the change (trusts the new CA; its bus serves a new-CA chain), and the whole cluster is ok with replicas linked. */
-async function checkAfter(step: Step, options: RotateOptions, access: NodeAccess, states: NodeState[]): Promise<string | null> {
+async function checkAfter(step: Step, options: RotateOptions, context: ObserveContext, states: NodeState[]): Promise<string | null> {
   const {node} = step
-  if (step.kind !== 'narrow' && options.signer) {
-    const again = await observeNode(node.target, {access, newCa: options.newCa, probe: await mintProbe(options.signer)})
+  const {access} = context
+  if (step.kind !== 'narrow' && context.probe) {
+    const again = await observeNode(node.target, context)
     if (!trustsNew(again)) return 'reloaded, but the node does not accept a certificate from the new CA'
     if (step.kind === 'move-leaf' && !leavesNew(again)) return 'reloaded, but the node does not serve a certificate from the new CA'
   }

@@ -387,6 +387,24 @@ describe('valkey-tls ca rotate without the new CA\'s key (--leaf-dir): a primary
     }
   })
 
+  it('--apply with neither the key nor --leaf-dir: phase 1 done, then it says what phase 2 needs', async () => {
+    const dir = join(root, 'nokey')
+    mkdirSync(dir)
+    const pair = await issueCert(old.ca, dir, 'issued', {cn: 'nokey.valkey', sans: DEFAULT_SERVER_SANS, usage: 'both'})
+    const ca = join(dir, 'ca.crt')
+    copyFileSync(old.caCert, ca)
+    const node = await startValkey({tls: {caCert: ca, verifyCa: old.caCert, cert: pair.cert, key: pair.key, clientCert: oldAdmin.cert, clientKey: oldAdmin.key}, authClients: 'yes', config: {'tls-auth-clients-user': 'CN', user: ['admin on nopass ~* &* +@all']}, name: 'nokey'})
+    try {
+      const {code, json} = await rotate(['--port', String(node.port), '--new-ca-cert', newCa.cert, '--lock-file', join(root, 'nokey.lock'), ...oldClient(), '--apply'])
+      expect(code, JSON.stringify(json)).toBe(0)
+      expect(json.phase).toBe('trust-both')
+      expect(json.steps.map((s) => `${s.kind} ${s.outcome}`)).toEqual(['widen done'])
+      expect(json.next).toMatch(/phase 2 needs the new CA's key \(--new-ca-key\).*or the renewed certificates \(--leaf-dir\)/)
+    } finally {
+      await node.stop()
+    }
+  })
+
   it('a renewed certificate that is not from the new CA is refused, and nothing is loaded', async () => {
     const dir = join(root, 'leafdir-wrong')
     mkdirSync(dir)
