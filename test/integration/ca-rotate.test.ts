@@ -141,6 +141,26 @@ async function startSampler() {
   return state
 }
 
+/** Every node of the first cluster says cluster_state:ok and every replica's link is up (30 s to settle). */
+async function waitHealthy(ca: string, client: KeyPair): Promise<void> {
+  const until = Date.now() + 30_000
+  for (;;) {
+    const states = await Promise.all(cluster.nodes.map(async (n) => {
+      const c = await TlsRespClient.connect({port: n.port, ca, cert: client.cert, key: client.key})
+      try {
+        const cl = parseInfo(String(await c.command('CLUSTER', 'INFO'))).cluster_state
+        const rep = parseInfo(String(await c.command('INFO', 'replication')))
+        return cl === 'ok' && (rep.role !== 'slave' || rep.master_link_status === 'up')
+      } finally {
+        c.close()
+      }
+    }).map((p) => p.catch(() => false)))
+    if (states.every(Boolean)) return
+    if (Date.now() > until) throw new Error(`not healthy after restarts: ${states.join(',')}`)
+    await new Promise((r) => setTimeout(r, 300))
+  }
+}
+
 const issuerOf = (path: string) => new X509Certificate(readFileSync(path)).issuer
 
 describe('valkey-tls ca rotate on a 3x1 tls-cluster, every node with its own files', () => {
@@ -216,6 +236,12 @@ describe('valkey-tls ca rotate on a 3x1 tls-cluster, every node with its own fil
       expect(await getsIn(node.port, oldAdmin, newCa.cert), `old-CA client on ${node.port}`).toBe(true)
       expect(await getsIn(node.port, newAdmin, newCa.cert), `new-CA client on ${node.port}`).toBe(true)
     }
+    // Existing links survive a reload: make some reconnect. A replica and a primary restarted from their files
+    // (new-CA leaves, both CAs trusted) rejoin, and the whole cluster is ok with every replica linked.
+    const replica = cluster.nodes.find((n) => json.nodes.find((x) => x.address === `127.0.0.1:${n.port}`)!.role === 'replica')!
+    const primary = cluster.nodes.find((n) => json.nodes.find((x) => x.address === `127.0.0.1:${n.port}`)!.role === 'primary')!
+    for (const node of [replica, primary]) await node.restart({tls: {verifyCa: bothCas()}})
+    await waitHealthy(bothCas(), oldAdmin)
     // Run again: the phase is worked out from the nodes, and nothing is done.
     const again = await rotate([...seed(), ...newCaArgs(), ...oldClient(), '--apply'])
     expect([again.code, again.json.phase, again.json.steps]).toEqual([0, 'leaves-new', []])
@@ -242,22 +268,7 @@ describe('valkey-tls ca rotate on a 3x1 tls-cluster, every node with its own fil
     }
     // Links that reconnect must work too: restart every node from its files, one at a time.
     for (const node of cluster.nodes) await node.restart({tls: {verifyCa: newCa.cert, clientCert: newAdmin.cert, clientKey: newAdmin.key}})
-    const until = Date.now() + 30_000
-    for (;;) {
-      const states = await Promise.all(cluster.nodes.map(async (n) => {
-        const c = await TlsRespClient.connect({port: n.port, ca: newCa.cert, cert: newAdmin.cert, key: newAdmin.key})
-        try {
-          const cl = parseInfo(String(await c.command('CLUSTER', 'INFO'))).cluster_state
-          const rep = parseInfo(String(await c.command('INFO', 'replication')))
-          return cl === 'ok' && (rep.role !== 'slave' || rep.master_link_status === 'up')
-        } finally {
-          c.close()
-        }
-      }).map((p) => p.catch(() => false)))
-      if (states.every(Boolean)) break
-      if (Date.now() > until) throw new Error(`not healthy after restarts: ${states.join(',')}`)
-      await new Promise((r) => setTimeout(r, 300))
-    }
+    await waitHealthy(newCa.cert, newAdmin)
     const finished = await rotate([...seed(), ...newCaArgs(), ...newClient(), '--apply', '--finish'])
     expect([finished.code, finished.json.phase, finished.json.steps]).toEqual([0, 'trust-new', []])
   })
