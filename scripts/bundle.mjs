@@ -2,11 +2,10 @@
 // Bundles the CLI into dist/: execute.js (oclif's `execute`, what bin/run.js starts), index.js (src/index.ts:
 // the command classes, which oclif imports to run a command), hooks/ (package.json `oclif.hooks`) and, in dist/chunks/, the code they share and the
 // modules the commands import() in run(), each loaded only by the command that needs it.
-// Why: Node starts a CLI faster from a few files than from the hundreds that oclif, @peculiar/x509 and the
+// Why: Node starts a CLI faster from a few files than from the hundreds that oclif, asn1js and the
 // prompts are made of (see BENCHMARKS.md). The package then needs nothing from node_modules at run time, so its
 // libraries are devDependencies, and their licences are copied into dist/THIRD-PARTY-LICENSES.txt.
 import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
-import {readFile} from 'node:fs/promises'
 import {dirname, join, sep} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -14,16 +13,6 @@ import {build} from 'esbuild'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = join(root, 'dist')
-
-// tsyringe (used by @peculiar/x509) throws at load time unless the Reflect polyfill ran before it.
-// src/pki/x509.ts imports reflect-metadata first, but reflect-metadata is CommonJS, and a bundle runs
-// the ES modules an ES module imports before the CommonJS ones: so tsyringe imports it itself.
-const reflectBeforeTsyringe = {
-  name: 'reflect-before-tsyringe',
-  setup(b) {
-    b.onLoad({filter: /[\\/]tsyringe[\\/]dist[\\/]esm\w*[\\/]index\.js$/}, async ({path}) => ({contents: `import 'reflect-metadata';\n${await readFile(path, 'utf8')}`, loader: 'js'}))
-  },
-}
 
 const {metafile} = await build({
   absWorkingDir: root,
@@ -35,10 +24,9 @@ const {metafile} = await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  // The ES module builds of packages that have both: @peculiar/x509 and its ASN.1 libraries initialise in about
-  // half the time of their CommonJS builds (no CommonJS export shims), and are smaller.
+  // The ES module builds of packages that have both (asn1js, for --p12): they initialise faster than their CommonJS
+  // builds (no CommonJS export shims), and are smaller.
   mainFields: ['module', 'main'],
-  plugins: [reflectBeforeTsyringe],
   // oclif and others are CommonJS and require() Node's built-ins, which an ES module can only do through this.
   banner: {js: "import {createRequire as __createRequire} from 'node:module';const require=__createRequire(import.meta.url);"},
   // Only oclif's development mode (auto-transpiling TypeScript) loads it; never the installed package.

@@ -3,7 +3,7 @@ import {derFingerprint256} from '../pki/fingerprint.js'
 import {keyTypeOf, readCertificateFields} from '../x509/certificate.js'
 import {DerError} from '../x509/der.js'
 import {type RawGeneralName, type RawName, firstCommonName, OID, readRawNames} from '../x509/raw-names.js'
-import {displayBytes, rfc4514} from '../x509/text.js'
+import {displayBytes, formatIp, rfc4514} from '../x509/text.js'
 
 const DAY_MS = 86_400_000
 const EKU_NAMES: Record<string, string> = {
@@ -48,14 +48,14 @@ export interface CertificateIdentity {
 const KEY_USAGE_NAMES = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly']
 
 /**
- * A certificate's DER: Node's X509Certificate (`raw`, what whoami parses with), @peculiar/x509's (`rawData`),
- * or the bytes themselves. Everything is read from the DER (x509/), not from the object's parsed fields.
+ * A certificate's DER: Node's X509Certificate (`raw`, what whoami parses with), pki/certificate.ts's (`der`),
+ * @peculiar/x509's (`rawData`, what the tests make odd certificates with), or the bytes themselves. Everything is read from the DER (x509/), not from the object's parsed fields.
  */
-export type CertificateDer = Uint8Array | {readonly raw: Uint8Array} | {readonly rawData: ArrayBuffer}
+export type CertificateDer = Uint8Array | {readonly raw: Uint8Array} | {readonly der: Uint8Array} | {readonly rawData: ArrayBuffer}
 
 export function describeCertificate(cert: CertificateDer, what: string, now = new Date()): CertificateIdentity {
   try {
-    return describe(cert instanceof Uint8Array ? cert : 'raw' in cert ? new Uint8Array(cert.raw) : new Uint8Array(cert.rawData), now)
+    return describe(cert instanceof Uint8Array ? cert : 'raw' in cert ? new Uint8Array(cert.raw) : 'der' in cert ? new Uint8Array(cert.der) : new Uint8Array(cert.rawData), now)
   } catch (error) {
     const detail = error instanceof DerError ? error.message : (error as Error)?.message ?? String(error)
     throw inputError(`${what}: malformed certificate (${detail})`, error)
@@ -95,15 +95,6 @@ function describe(der: Uint8Array, now: Date): CertificateIdentity {
 
 function sanValues(sans: RawGeneralName[], type: 'email' | 'dns'): string[] {
   return sans.filter((s) => s.type === type).map((s) => displayBytes((s as {value: Uint8Array}).value))
-}
-
-function formatIp(bytes: Uint8Array): string {
-  if (bytes.length === 4) return bytes.join('.')
-  if (bytes.length === 16) {
-    const groups = Array.from({length: 8}, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16))
-    return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1)
-  }
-  return `#${Buffer.from(bytes).toString('hex')}` // address/mask pairs belong in name constraints, not here
 }
 
 /** Upper-case hex of the serial's content bytes, without the 00 that only keeps a high first bit positive (openssl's form). */

@@ -3,15 +3,12 @@ import {join, resolve} from 'node:path'
 import {inputError, usageError, ValkeyTlsError} from '../errors.js'
 import {checkOutputDir, existingTargets, type OutputFile, throwIfInterrupted, writeFilesAtomically} from '../fsutil/write.js'
 import {loadCa} from './ca.js'
-import {fingerprint256} from './fingerprint.js'
 import {createCa, type Issued, type Issuer, issueLeaf} from './issue.js'
-import {privateKeyToPem} from './keys.js'
+import {privateKeyDer, privateKeyToPem} from './keys.js'
 import type {KeyType} from './key-types.js'
 import {checkCaName, checkClientName, checkOrganization, DEFAULT_CLIENT, mergeSans, type SanEntry, type ServerSpec} from './names.js'
 import {checkNotAfterWithinCa, parseNotAfter} from './not-after.js'
-import {buildPkcs12} from './p12.js'
 import {aclLines, nodeConfLines, valkeyConfLines} from './snippets.js'
-import {subtle, x509} from './x509.js'
 
 const MAX_DAYS = 100 * 365
 const DAY_MS = 86_400_000
@@ -208,8 +205,8 @@ export async function generateCertificateSet(options: GenerateOptions): Promise<
     const ca = await createCa({keyType: options.keyType, days: options.caDays, now, subject: {commonName: caName, organization: options.organization}})
     issuer = {cert: ca.cert, keys: ca.keys}
     caFiles = [
-      {name: 'ca.crt', data: ca.cert.toString('pem') + '\n', mode: 0o644},
-      {name: 'ca.key', data: await privateKeyToPem(ca.keys.privateKey), mode: 0o600},
+      {name: 'ca.crt', data: ca.cert.pem, mode: 0o644},
+      {name: 'ca.key', data: privateKeyToPem(ca.keys.privateKey), mode: 0o600},
     ]
   }
 
@@ -233,13 +230,13 @@ export async function generateCertificateSet(options: GenerateOptions): Promise<
     ...issuedClients.map((c) => ({owner: c.name, role: 'client' as const, issued: c.issued})),
   ]
   const files: OutputFile[] = [...caFiles]
+  const {buildPkcs12} = options.p12 ? await import('./p12.js') : {buildPkcs12: undefined} // asn1js: loaded only for --p12
   for (const {owner, role, issued} of leaves) {
-    files.push({name: `${owner}.crt`, data: issued.cert.toString('pem') + '\n', mode: 0o644})
-    files.push({name: `${owner}.key`, data: await privateKeyToPem(issued.keys.privateKey), mode: 0o600})
-    if (role === 'client' && options.p12) {
+    files.push({name: `${owner}.crt`, data: issued.cert.pem, mode: 0o644})
+    files.push({name: `${owner}.key`, data: privateKeyToPem(issued.keys.privateKey), mode: 0o600})
+    if (role === 'client' && options.p12 && buildPkcs12) {
       stopIfAsked()
-      const privateKey = new Uint8Array(await subtle.exportKey('pkcs8', issued.keys.privateKey))
-      const p12 = buildPkcs12({privateKey, cert: new Uint8Array(issued.cert.rawData), chain: [new Uint8Array(issuer.cert.rawData)], friendlyName: owner, password: options.p12.password})
+      const p12 = buildPkcs12({privateKey: privateKeyDer(issued.keys.privateKey), cert: new Uint8Array(issued.cert.der), chain: [new Uint8Array(issuer.cert.der)], friendlyName: owner, password: options.p12.password})
       files.push({name: `${owner}.p12`, data: p12, mode: 0o600})
     }
   }
@@ -265,7 +262,7 @@ export async function generateCertificateSet(options: GenerateOptions): Promise<
   const result: Omit<GenerateResult, 'config' | 'acl' | 'servers'> = {
     out,
     keyType: options.keyType,
-    ca: {generated: !options.ca, subject: issuer.cert.subject, fingerprint256: fingerprint256(issuer.cert), notAfter: issuer.cert.notAfter.toISOString(), ...(caSource ? {source: caSource} : {})},
+    ca: {generated: !options.ca, subject: issuer.cert.subject, fingerprint256: issuer.cert.fingerprint256, notAfter: issuer.cert.notAfter.toISOString(), ...(caSource ? {source: caSource} : {})},
     clients: issuedClients.map((c) => ({name: c.name, commonName: c.name, uris: c.uris})),
     files: described,
     warnings,
@@ -285,15 +282,13 @@ function serverCommonName(sans: SanEntry[]): string {
 }
 
 function describeCert(cert: Issued['cert']): Partial<GeneratedFile> {
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension)
-  const names = san?.names.toJSON() ?? []
-  const pick = (type: string) => names.filter((n) => n.type === type).map((n) => n.value)
+  const san = cert.altNames
   return {
     subject: cert.subject,
     serialNumber: cert.serialNumber,
-    fingerprint256: fingerprint256(cert),
+    fingerprint256: cert.fingerprint256,
     notBefore: cert.notBefore.toISOString(),
     notAfter: cert.notAfter.toISOString(),
-    ...(san ? {dnsNames: pick('dns'), ipAddresses: pick('ip'), uris: pick('url')} : {}),
+    ...(san ?? {}),
   }
 }

@@ -3,7 +3,7 @@ import {type CertificateIdentity, describeCertificate} from '../identity/describ
 import {candidates, certificateProblems} from '../identity/predict.js'
 import {displayBytes} from '../x509/text.js'
 import {parseCertificates} from './parse.js'
-import {x509} from './x509.js'
+import {EXT} from './encode.js'
 
 /** `certs inspect`: whoami's offline identity of any certificate, plus what a CA or server certificate adds. */
 export interface InspectResult extends Omit<CertificateIdentity, 'raw'> {
@@ -23,12 +23,13 @@ export async function inspectCertificate(path: string, now = new Date()): Promis
   const certificates = parseCertificates(await readInputFile(path, 'certificate'), path)
   const cert = certificates[0]!
   const {raw, ...identity} = describeCertificate(cert, path, now)
-  const constraints = cert.getExtension(x509.BasicConstraintsExtension)
+  const constraints = cert.fields.basicConstraints
+  const critical = cert.extensions.find((e) => e.oid === EXT.basicConstraints)?.critical ?? false
   return {
     file: path,
     certificates: certificates.length,
     ...identity,
-    basicConstraints: constraints ? {ca: constraints.ca, pathLength: constraints.pathLength ?? null, critical: constraints.critical} : null,
+    basicConstraints: constraints ? {ca: constraints.ca, pathLength: constraints.pathLength ?? null, critical} : null,
     selfIssued: identity.subject === identity.issuer,
     candidates: {CN: raw.commonName === undefined ? null : displayBytes(raw.commonName), URI: candidates({raw, ...identity}, 'URI').names.map((n) => displayBytes(n))},
     problems: certificateProblems({raw, ...identity}, now).map(({code, message, mode}) => ({code, message, ...(mode ? {mode} : {})})),

@@ -1,17 +1,18 @@
 import {randomBytes} from 'node:crypto'
 
-import {generateKeyPair, type KeyPair} from './keys.js'
+import {Certificate} from './certificate.js'
+import {authorityKeyIdentifier, basicConstraints, encodeName, EKU, extendedKeyUsage, KEY_USAGE, keyIdentifier, keyUsage, signCertificate, subjectAltName, subjectKeyIdentifier} from './encode.js'
+import {generateKeyPair, type KeyPair, spkiDer} from './keys.js'
 import type {KeyType} from './key-types.js'
 import type {SanEntry} from './names.js'
-import {x509} from './x509.js'
 
 export interface Issuer {
-  cert: x509.X509Certificate
-  keys: Pick<KeyPair, 'privateKey' | 'signing'>
+  cert: Certificate
+  keys: Pick<KeyPair, 'privateKey'>
 }
 
 export interface Issued {
-  cert: x509.X509Certificate
+  cert: Certificate
   keys: KeyPair
 }
 
@@ -24,14 +25,7 @@ export type LeafProfile = 'server' | 'client'
 
 const DAY_MS = 86_400_000
 /** Backdating absorbs small clock differences between the machine that signs and the servers. */
-const BACKDATE_MS = 5 * 60_000
-
-function subjectName(fields: SubjectFields): x509.JsonName {
-  const name: x509.JsonName = []
-  if (fields.organization) name.push({O: [fields.organization]})
-  name.push({CN: [fields.commonName]})
-  return name
-}
+export const BACKDATE_MS = 5 * 60_000
 
 /** 16 random bytes, positive and without a leading zero byte: a valid, unique DER INTEGER serial. */
 export function randomSerial(): string {
@@ -44,24 +38,34 @@ function validity(days: number, now: Date, notAfter?: Date): {notBefore: Date; n
   return {notBefore: new Date(now.getTime() - BACKDATE_MS), notAfter: notAfter ?? new Date(now.getTime() + days * DAY_MS)}
 }
 
-export async function createCa(options: {keyType: KeyType; days: number; subject: SubjectFields; now?: Date}): Promise<Issued> {
-  const keys = await generateKeyPair(options.keyType)
-  const name = subjectName(options.subject)
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerial(),
-    subject: name,
+/** What a certificate this CA signs names as its authority key: the CA's subjectKeyIdentifier, or (without one) its key's. */
+export function authorityKeyOf(issuer: Certificate): Buffer {
+  return issuer.keyId ?? keyIdentifier(issuer.spki)
+}
+
+/** What a caller may fix instead of letting it be drawn at random: the key pair, the serial (hex). */
+interface Given {
+  keys?: KeyPair
+  serial?: string
+}
+
+export async function createCa(options: {keyType: KeyType; days: number; subject: SubjectFields; now?: Date} & Given): Promise<Issued> {
+  const keys = options.keys ?? await generateKeyPair(options.keyType)
+  const name = encodeName(options.subject)
+  const spki = spkiDer(keys.publicKey)
+  const der = signCertificate({
+    serial: Buffer.from(options.serial ?? randomSerial(), 'hex'),
     issuer: name,
+    subject: name,
     ...validity(options.days, options.now ?? new Date()),
-    publicKey: keys.publicKey,
-    signingKey: keys.privateKey,
-    signingAlgorithm: keys.signing,
+    spki,
     extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      basicConstraints(true),
+      keyUsage([KEY_USAGE.digitalSignature, KEY_USAGE.keyCertSign, KEY_USAGE.cRLSign]),
+      subjectKeyIdentifier(keyIdentifier(spki)),
     ],
-  })
-  return {cert, keys}
+  }, keys.privateKey)
+  return {cert: new Certificate(der), keys}
 }
 
 export interface LeafOptions {
@@ -81,34 +85,24 @@ export interface LeafOptions {
  * A server certificate carries serverAuth and clientAuth: Valkey presents tls-cert-file as the client
  * certificate of cluster-bus and replication links unless tls-client-cert-file is set.
  */
-export async function issueLeaf(options: LeafOptions): Promise<Issued> {
-  const keys = await generateKeyPair(options.keyType)
-  const usages = x509.KeyUsageFlags.digitalSignature |
-    (options.keyType.startsWith('rsa') ? x509.KeyUsageFlags.keyEncipherment : 0)
-  const ekus = options.profile === 'server'
-    ? [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]
-    : [x509.ExtendedKeyUsage.clientAuth]
-  const altNames: x509.JsonGeneralName[] = [
-    ...(options.sans ?? []).map((san) => ({type: san.type, value: san.value}) as x509.JsonGeneralName),
-    ...(options.uris ?? []).map((uri) => ({type: 'url', value: uri}) as x509.JsonGeneralName),
-  ]
-  const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(usages, true),
-    new x509.ExtendedKeyUsageExtension(ekus, false),
-    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-    await x509.AuthorityKeyIdentifierExtension.create(options.issuer.cert, false),
-  ]
-  if (altNames.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(altNames, false))
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerial(),
-    subject: subjectName(options.subject),
-    issuer: options.issuer.cert.subjectName,
+export async function issueLeaf(options: LeafOptions & Given): Promise<Issued> {
+  const keys = options.keys ?? await generateKeyPair(options.keyType)
+  const spki = spkiDer(keys.publicKey)
+  const altNames = [...(options.sans ?? []), ...(options.uris ?? []).map((uri) => ({type: 'uri' as const, value: uri}))]
+  const der = signCertificate({
+    serial: Buffer.from(options.serial ?? randomSerial(), 'hex'),
+    issuer: options.issuer.cert.subjectDer,
+    subject: encodeName(options.subject),
     ...validity(options.days, options.now ?? new Date(), options.notAfter),
-    publicKey: keys.publicKey,
-    signingKey: options.issuer.keys.privateKey,
-    signingAlgorithm: options.issuer.keys.signing,
-    extensions,
-  })
-  return {cert, keys}
+    spki,
+    extensions: [
+      basicConstraints(false),
+      keyUsage([KEY_USAGE.digitalSignature, ...(options.keyType.startsWith('rsa') ? [KEY_USAGE.keyEncipherment] : [])]),
+      extendedKeyUsage(options.profile === 'server' ? [EKU.serverAuth, EKU.clientAuth] : [EKU.clientAuth]),
+      subjectKeyIdentifier(keyIdentifier(spki)),
+      authorityKeyIdentifier(authorityKeyOf(options.issuer.cert)),
+      ...(altNames.length > 0 ? [subjectAltName(altNames)] : []),
+    ],
+  }, options.issuer.keys.privateKey)
+  return {cert: new Certificate(der), keys}
 }

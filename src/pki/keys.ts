@@ -1,36 +1,54 @@
-import {createPrivateKey, createPublicKey, type KeyObject} from 'node:crypto'
+import {createPrivateKey, createPublicKey, generateKeyPair as generate, type KeyObject} from 'node:crypto'
+import {promisify} from 'node:util'
 
 import {inputError} from '../errors.js'
-import {keyAlgorithm, type KeyAlgorithm, type KeyType} from './key-types.js'
-import {toPem} from './pem.js'
-import {subtle} from './x509.js'
+import type {KeyType} from './key-types.js'
 
 export interface KeyPair {
-  privateKey: CryptoKey
-  publicKey: CryptoKey
-  /** How certificates signed by this key are signed. */
-  signing: KeyAlgorithm['signing']
+  privateKey: KeyObject
+  publicKey: KeyObject
 }
 
+const generateAsync = promisify(generate)
+
 export async function generateKeyPair(type: KeyType): Promise<KeyPair> {
-  const algorithm = keyAlgorithm(type)
-  const pair = (await subtle.generateKey(algorithm.generate, true, ['sign', 'verify'])) as CryptoKeyPair
-  return {privateKey: pair.privateKey, publicKey: pair.publicKey, signing: algorithm.signing}
+  switch (type) {
+    case 'ec-p256':
+    case 'ec-p384':
+      return generateAsync('ec', {namedCurve: type === 'ec-p256' ? 'P-256' : 'P-384'})
+    case 'rsa-2048':
+    case 'rsa-3072':
+    case 'rsa-4096':
+      return generateAsync('rsa', {modulusLength: Number(type.slice(4)), publicExponent: 0x10001})
+    case 'ed25519':
+      return generateAsync('ed25519', undefined)
+  }
 }
 
 /** Unencrypted PKCS#8 PEM: what Valkey's tls-key-file loads for every key type. */
-export async function privateKeyToPem(key: CryptoKey): Promise<string> {
-  return toPem('PRIVATE KEY', new Uint8Array(await subtle.exportKey('pkcs8', key)))
+export function privateKeyToPem(key: KeyObject): string {
+  return key.export({type: 'pkcs8', format: 'pem'}) as string
+}
+
+/** Unencrypted PKCS#8 DER (for PKCS#12). */
+export function privateKeyDer(key: KeyObject): Uint8Array {
+  return new Uint8Array(key.export({type: 'pkcs8', format: 'der'}))
+}
+
+/** SubjectPublicKeyInfo DER of a public key, or of a private key's public half. */
+export function spkiDer(key: KeyObject): Buffer {
+  return (key.type === 'public' ? key : createPublicKey(key)).export({type: 'spki', format: 'der'})
 }
 
 /**
  * Reads a private key in any PEM form OpenSSL writes (PKCS#8, PKCS#1 "RSA PRIVATE KEY", SEC1 "EC PRIVATE KEY")
- * and makes it usable for signing. `what` names the key in error messages ("CA key").
+ * that can sign certificates (RSA, ECDSA on P-256, P-384 or P-521, Ed25519). `what` names the key in error
+ * messages ("CA key").
  */
-export async function importSigningKey(pem: string, what: string): Promise<KeyPair & {keyObject: KeyObject}> {
-  let keyObject: KeyObject
+export function importSigningKey(pem: string, what: string): KeyPair {
+  let privateKey: KeyObject
   try {
-    keyObject = createPrivateKey({key: pem, format: 'pem'})
+    privateKey = createPrivateKey({key: pem, format: 'pem'})
   } catch (error) {
     const message = String((error as Error).message)
     if (/passphrase|decrypt|encrypted/i.test(message) || /ENCRYPTED/.test(pem)) {
@@ -38,34 +56,9 @@ export async function importSigningKey(pem: string, what: string): Promise<KeyPa
     }
     throw inputError(`${what} is not a valid PEM private key`, error)
   }
-  const algorithm = signingAlgorithmFor(keyObject, what)
-  const der = keyObject.export({type: 'pkcs8', format: 'der'})
-  const privateKey = await subtle.importKey('pkcs8', der, algorithm.generate, false, ['sign'])
-  const spki = createPublicKey(keyObject).export({type: 'spki', format: 'der'})
-  const publicKey = await subtle.importKey('spki', spki, algorithm.generate, true, ['verify'])
-  return {privateKey, publicKey, signing: algorithm.signing, keyObject}
-}
-
-function signingAlgorithmFor(key: KeyObject, what: string): KeyAlgorithm {
-  const details = key.asymmetricKeyDetails ?? {}
-  switch (key.asymmetricKeyType) {
-    case 'rsa':
-      return keyAlgorithm('rsa-2048') // modulus length is irrelevant for import
-    case 'ec':
-      if (details.namedCurve === 'prime256v1') return keyAlgorithm('ec-p256')
-      if (details.namedCurve === 'secp384r1') return keyAlgorithm('ec-p384')
-      if (details.namedCurve === 'secp521r1') {
-        return {generate: {name: 'ECDSA', namedCurve: 'P-521'} as EcKeyGenParams, signing: {name: 'ECDSA', hash: 'SHA-512'} as EcdsaParams}
-      }
-      throw inputError(`${what} uses the unsupported elliptic curve ${details.namedCurve}`)
-    case 'ed25519':
-      return keyAlgorithm('ed25519')
-    default:
-      throw inputError(`${what} is an unsupported ${key.asymmetricKeyType} key; use RSA, ECDSA or Ed25519`)
-  }
-}
-
-/** DER SubjectPublicKeyInfo of a private key, for comparing with a certificate's public key. */
-export function publicKeyDer(key: KeyObject): Buffer {
-  return createPublicKey(key).export({type: 'spki', format: 'der'})
+  const type = privateKey.asymmetricKeyType
+  const curve = privateKey.asymmetricKeyDetails?.namedCurve
+  if (type === 'ec' && !['prime256v1', 'secp384r1', 'secp521r1'].includes(curve ?? '')) throw inputError(`${what} uses the unsupported elliptic curve ${curve}`)
+  if (type !== 'rsa' && type !== 'ec' && type !== 'ed25519') throw inputError(`${what} is an unsupported ${type} key; use RSA, ECDSA or Ed25519`)
+  return {privateKey, publicKey: createPublicKey(privateKey)}
 }

@@ -1,13 +1,11 @@
 import {type LoadedCa} from '../pki/ca.js'
-import {issueLeaf, randomSerial} from '../pki/issue.js'
+import {Certificate} from '../pki/certificate.js'
+import {authorityKeyIdentifier, EXT, signCertificate} from '../pki/encode.js'
+import {authorityKeyOf, BACKDATE_MS, issueLeaf, randomSerial} from '../pki/issue.js'
 import {privateKeyToPem} from '../pki/keys.js'
-import {x509} from '../pki/x509.js'
+import {toPem} from '../pki/pem.js'
 
 const HOUR_MS = 3_600_000
-/** Backdating absorbs small clock differences between this machine and the servers (as certs gen does). */
-const BACKDATE_MS = 5 * 60_000
-const AUTHORITY_KEY_ID = '2.5.29.35'
-
 /**
  * A short-lived certificate from the new CA, made in memory to see whether a node already trusts that CA
  * (it presents it as a client). Never written anywhere; valid for `validMs` (an hour at least: the run's
@@ -16,7 +14,7 @@ const AUTHORITY_KEY_ID = '2.5.29.35'
 export async function mintProbe(newCa: LoadedCa, validMs = HOUR_MS, now = new Date()): Promise<{cert: Buffer; key: Buffer}> {
   const days = Math.max(HOUR_MS, validMs) / 86_400_000
   const {cert, keys} = await issueLeaf({issuer: newCa, keyType: 'ec-p256', days, subject: {commonName: 'valkey-tls CA rotation probe'}, profile: 'server', now})
-  return {cert: Buffer.from(cert.toString('pem') + '\n'), key: Buffer.from(await privateKeyToPem(keys.privateKey))}
+  return {cert: Buffer.from(cert.pem), key: Buffer.from(privateKeyToPem(keys.privateKey))}
 }
 
 /**
@@ -26,24 +24,21 @@ export async function mintProbe(newCa: LoadedCa, validMs = HOUR_MS, now = new Da
  * new serial and the new CA's key identifier. PEM, the leaf alone.
  */
 export async function reissue(leafDer: Buffer, newCa: LoadedCa, now = new Date()): Promise<Buffer> {
-  const old = new x509.X509Certificate(new Uint8Array(leafDer))
+  const old = new Certificate(leafDer)
   const lifetime = Math.max(HOUR_MS, old.notAfter.getTime() - old.notBefore.getTime())
   const notBefore = new Date(now.getTime() - BACKDATE_MS)
   const notAfter = new Date(Math.min(notBefore.getTime() + lifetime, newCa.cert.notAfter.getTime()))
-  const extensions = [
-    ...old.extensions.filter((e) => e.type !== AUTHORITY_KEY_ID),
-    await x509.AuthorityKeyIdentifierExtension.create(newCa.cert, false),
-  ]
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerial(),
-    subject: old.subjectName,
-    issuer: newCa.cert.subjectName,
+  const der = signCertificate({
+    serial: Buffer.from(randomSerial(), 'hex'),
+    issuer: newCa.cert.subjectDer,
+    subject: old.subjectDer,
     notBefore,
     notAfter,
-    publicKey: old.publicKey,
-    signingKey: newCa.keys.privateKey,
-    signingAlgorithm: newCa.keys.signing,
-    extensions,
-  })
-  return Buffer.from(cert.toString('pem') + '\n')
+    spki: old.spki,
+    extensions: [
+      ...old.extensions.filter((e) => e.oid !== EXT.authorityKeyIdentifier).map((e) => e.der),
+      authorityKeyIdentifier(authorityKeyOf(newCa.cert)),
+    ],
+  }, newCa.keys.privateKey)
+  return Buffer.from(toPem('CERTIFICATE', der))
 }

@@ -36,19 +36,41 @@ export function tbsFields(der: Uint8Array): {fields: Tlv[]; within: Uint8Array} 
   return {fields: fields[0] && isContext(fields[0], 0) ? fields.slice(1) : fields, within: tbs.value}
 }
 
-/** Every extension as [OID, content of extnValue], in certificate order. */
-export function extensionsOf(fields: Tlv[]): Array<{oid: string; value: Uint8Array}> {
-  const out: Array<{oid: string; value: Uint8Array}> = []
+/** An extension as encoded: its OID, critical flag, the content of extnValue, and the whole Extension TLV. */
+export interface RawExtension {
+  oid: string
+  critical: boolean
+  value: Uint8Array
+  der: Uint8Array
+}
+
+/** Every extension, in certificate order. */
+export function rawExtensionsOf(fields: Tlv[]): RawExtension[] {
+  const out: RawExtension[] = []
   // serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, then [1] [2] unique IDs and [3] extensions.
   for (const field of fields.slice(6)) {
     if (!isContext(field, 3)) continue
-    for (const extension of childrenOf(expectUniversal(childrenOf(field)[0], Tag.sequence, 'Extensions'))) {
+    const list = expectUniversal(childrenOf(field)[0], Tag.sequence, 'Extensions')
+    for (const extension of childrenOf(list)) {
       const parts = childrenOf(expectUniversal(extension, Tag.sequence, 'Extension'))
       const oid = decodeOid(expectUniversal(parts[0], Tag.oid, 'extension OID').value)
-      out.push({oid, value: expectUniversal(parts.at(-1), Tag.octetString, 'extension value').value})
+      // OpenSSL has already refused a malformed Extension (pki/read-certificates.ts): read leniently.
+      const flag = parts.length === 3 && parts[1]!.tagClass === 0 && parts[1]!.tagNumber === Tag.boolean ? parts[1]!.value : undefined
+      const value = expectUniversal(parts.at(-1), Tag.octetString, 'extension value').value
+      out.push({oid, critical: flag?.[0] !== undefined && flag[0] !== 0, value, der: list.value.subarray(extension.start, extension.end)})
     }
   }
   return out
+}
+
+/** The DER of the TBSCertificate's issuer and subject Names and its SubjectPublicKeyInfo, byte for byte. */
+export function tbsParts(der: Uint8Array): {issuer: Uint8Array; subject: Uint8Array; spki: Uint8Array; fields: Tlv[]} {
+  const {fields, within} = tbsFields(der)
+  const bytes = (tlv: Tlv | undefined, what: string) => {
+    const it = expectUniversal(tlv, Tag.sequence, what)
+    return within.subarray(it.start, it.end)
+  }
+  return {issuer: bytes(fields[2], 'issuer Name'), subject: bytes(fields[4], 'subject Name'), spki: bytes(fields[5], 'SubjectPublicKeyInfo'), fields}
 }
 
 /** Reads the fields above from a DER certificate. Throws DerError when malformed. */
@@ -57,7 +79,7 @@ export function readCertificateFields(der: Uint8Array): CertificateFields {
   const serial = expectUniversal(fields[0], Tag.integer, 'serialNumber')
   const validity = childrenOf(expectUniversal(fields[3], Tag.sequence, 'Validity'))
   const spki = expectUniversal(fields[5], Tag.sequence, 'SubjectPublicKeyInfo')
-  const extensions = extensionsOf(fields)
+  const extensions = rawExtensionsOf(fields)
   // The first of a repeated extension, as @peculiar/x509's getExtension found it.
   const first = (oid: string) => extensions.find((e) => e.oid === oid)?.value
   const ku = first(EXTENSION.keyUsage)

@@ -83,10 +83,16 @@ const SHORT_NAMES: Record<string, string> = {
 
 /** RFC 4514 string of a distinguished name: last RDN first, ',' between RDNs, '+' inside one. */
 export function rfc4514(name: RawName): string {
-  return name
-    .toReversed()
-    .map((rdn) => rdn.map((a) => `${SHORT_NAMES[a.oid] ?? a.oid}=${attributeValue(a.valueTag, a.value, a.valueDer)}`).join('+'))
-    .join(',')
+  return name.toReversed().map(rdnText).join(',')
+}
+
+/** The same in DER order with ', ' between RDNs: how `certs gen` reports subjects (@peculiar/x509's form, which it used to print). */
+export function nameInDerOrder(name: RawName): string {
+  return name.map(rdnText).join(', ')
+}
+
+function rdnText(rdn: RawName[number]): string {
+  return rdn.map((a) => `${SHORT_NAMES[a.oid] ?? a.oid}=${attributeValue(a.valueTag, a.value, a.valueDer)}`).join('+')
 }
 
 function attributeValue(tag: number, value: Uint8Array, valueDer: Uint8Array): string {
@@ -107,4 +113,14 @@ function escapeRfc4514(text: string): string {
     else out += ch
   }
   return out
+}
+
+/** An iPAddress SAN's bytes as text: dotted IPv4, IPv6 in its shortest form (RFC 5952), anything else as #hex. */
+export function formatIp(bytes: Uint8Array): string {
+  if (bytes.length === 4) return bytes.join('.')
+  if (bytes.length === 16) {
+    const groups = Array.from({length: 8}, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16))
+    return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1)
+  }
+  return `#${Buffer.from(bytes).toString('hex')}` // address/mask pairs belong in name constraints, not here
 }

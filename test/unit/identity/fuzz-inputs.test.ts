@@ -147,8 +147,8 @@ function parsers(): Array<[string, (data: Buffer, path: string) => Promise<unkno
   const connection = (flags: {cacert?: string; cert?: string; key?: string}) =>
     resolveConnection({askpass: false, insecure: false, timeout: 1, port: 1, ...flags})
   return [
-    ['whoami CERT (parseCertificates + describeCertificate)', async (data, path) => describeCertificate(parseCertificates(data, path)[0]!, path)],
-    ['certs gen --ca-key (importSigningKey)', (data, path) => importSigningKey(data.toString('utf8'), `CA key ${path}`)],
+    ['certs inspect CERT, certs gen --ca-cert (parseCertificates + describeCertificate)', async (data, path) => describeCertificate(parseCertificates(data, path)[0]!, path)],
+    ['certs gen --ca-key (importSigningKey)', async (data, path) => importSigningKey(data.toString('utf8'), `CA key ${path}`)],
     ['whoami --verify-key (checkKeyMatches)', async (data, path) => checkKeyMatches(cert, data, path)],
     ['certs verify CERT', (data, path) => verifyCertificate({certPem: data, certPath: path, keyPem: key, keyPath: leaf.key, caPem, caPath: ca.cert, minDays: 1})],
     ['certs verify --key', (data, path) => verifyCertificate({certPem: cert, certPath: leaf.cert, keyPem: data, keyPath: path, caPem, caPath: ca.cert, minDays: 1})],

@@ -25,8 +25,8 @@ describe.each(KEY_TYPES)('certificates with %s keys', (keyType) => {
     const ca = await createCa({keyType, days: 30, subject: {commonName: 'Test CA', organization: 'Acme, Inc.'}})
     const server = await issueLeaf({issuer: ca, keyType, days: 10, profile: 'server', subject: {commonName: 'localhost'}, sans: mergeSans([parseSan('db.example')])})
 
-    const caCert = new X509Certificate(ca.cert.toString('pem'))
-    const leaf = new X509Certificate(server.cert.toString('pem'))
+    const caCert = new X509Certificate(ca.cert.pem)
+    const leaf = new X509Certificate(server.cert.pem)
     expect(caCert.ca).toBe(true)
     expect(leaf.ca).toBe(false)
     expect(leaf.checkIssued(caCert)).toBe(true)
@@ -40,16 +40,16 @@ describe.each(KEY_TYPES)('certificates with %s keys', (keyType) => {
     expect(new Date(leaf.validTo).getTime() - Date.now()).toBeGreaterThan(9.9 * 86_400_000)
     expect(new Date(leaf.validTo).getTime() - Date.now()).toBeLessThan(10.1 * 86_400_000)
 
-    const caText = opensslText(ca.cert.toString('pem'))
+    const caText = opensslText(ca.cert.pem)
     expect(caText).toMatch(/Basic Constraints: critical\s+CA:TRUE/)
     expect(caText).toMatch(/Key Usage: critical\s+Digital Signature, Certificate Sign, CRL Sign/)
-    const leafText = opensslText(server.cert.toString('pem'))
+    const leafText = opensslText(server.cert.pem)
     expect(leafText).toMatch(/Basic Constraints: critical\s+CA:FALSE/)
     expect(leafText).toMatch(/Extended Key Usage:\s+TLS Web Server Authentication, TLS Web Client Authentication/)
     expect(leafText).toMatch(/Authority Key Identifier/)
 
     // The exported key is the leaf's own key, in the PKCS#8 form Valkey loads.
-    const keyPem = await privateKeyToPem(server.keys.privateKey)
+    const keyPem = privateKeyToPem(server.keys.privateKey)
     expect(keyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/)
     const {createPrivateKey, createPublicKey} = await import('node:crypto')
     expect(createPublicKey(createPrivateKey(keyPem)).export({type: 'spki', format: 'der'}).equals(leaf.publicKey.export({type: 'spki', format: 'der'}))).toBe(true)
@@ -60,17 +60,17 @@ describe('client certificates', () => {
   it('carry clientAuth only, the CN, and URI SANs in order', async () => {
     const ca = await createCa({keyType: 'ec-p256', days: 30, subject: {commonName: 'CA'}})
     const client = await issueLeaf({issuer: ca, keyType: 'ed25519', days: 1, profile: 'client', subject: {commonName: 'alice'}, uris: ['spiffe://example.org/alice', 'urn:valkey:alice']})
-    const leaf = new X509Certificate(client.cert.toString('pem'))
+    const leaf = new X509Certificate(client.cert.pem)
     expect(leaf.subject).toBe('CN=alice')
     expect(leaf.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2'])
     expect(leaf.subjectAltName).toBe('URI:spiffe://example.org/alice, URI:urn:valkey:alice')
-    expect(leaf.verify(new X509Certificate(ca.cert.toString('pem')).publicKey)).toBe(true)
+    expect(leaf.verify(new X509Certificate(ca.cert.pem).publicKey)).toBe(true)
   })
 
   it('have no SAN extension at all when there is nothing to put in it', async () => {
     const ca = await createCa({keyType: 'ec-p256', days: 30, subject: {commonName: 'CA'}})
     const client = await issueLeaf({issuer: ca, keyType: 'ec-p256', days: 1, profile: 'client', subject: {commonName: 'bob'}})
-    expect(new X509Certificate(client.cert.toString('pem')).subjectAltName).toBeUndefined()
+    expect(new X509Certificate(client.cert.pem).subjectAltName).toBeUndefined()
   })
 })
 

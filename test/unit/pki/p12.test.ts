@@ -7,9 +7,8 @@ import {describe, expect, it} from 'vitest'
 
 import {createCa, issueLeaf, randomSerial} from '../../../src/pki/issue.js'
 import {KEY_TYPES} from '../../../src/pki/key-types.js'
-import {privateKeyToPem} from '../../../src/pki/keys.js'
+import {privateKeyDer, privateKeyToPem} from '../../../src/pki/keys.js'
 import {buildPkcs12, pkcs12Kdf} from '../../../src/pki/p12.js'
-import {subtle} from '../../../src/pki/x509.js'
 import {makeTempDir} from '../../helpers/temp.js'
 
 const dir = makeTempDir('vtls-p12')
@@ -23,16 +22,16 @@ async function makeP12(keyType: (typeof KEY_TYPES)[number], password: string, na
   const ca = await createCa({keyType, days: 30, subject: {commonName: 'P12 CA'}})
   const leaf = await issueLeaf({issuer: ca, keyType, days: 10, profile: 'client', subject: {commonName: name}})
   const p12 = buildPkcs12({
-    privateKey: new Uint8Array(await subtle.exportKey('pkcs8', leaf.keys.privateKey)),
-    cert: new Uint8Array(leaf.cert.rawData),
-    chain: [new Uint8Array(ca.cert.rawData)],
+    privateKey: privateKeyDer(leaf.keys.privateKey),
+    cert: new Uint8Array(leaf.cert.der),
+    chain: [new Uint8Array(ca.cert.der)],
     friendlyName: name,
     password,
     iterations: 2048, // the file's own iteration count is read back; fewer keep the test fast
   })
   const file = join(dir, `${randomSerial()}.p12`)
   writeFileSync(file, p12)
-  return {file, ca, leaf, keyPem: await privateKeyToPem(leaf.keys.privateKey)}
+  return {file, ca, leaf, keyPem: privateKeyToPem(leaf.keys.privateKey)}
 }
 
 describe('pkcs12Kdf', () => {
@@ -63,7 +62,7 @@ describe.each(KEY_TYPES.filter((t) => t !== 'rsa-3072' && t !== 'rsa-4096'))('bu
     expect(info.stderr).toMatch(/MAC: sha256, Iteration 2048/)
     expect(info.stderr).toMatch(/Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256/)
     const certs = info.stdout.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
-    expect(certs.map((c) => c.replace(/\s+/g, ''))).toEqual([leaf.cert.toString('pem'), ca.cert.toString('pem')].map((c) => c.replace(/\s+/g, '')))
+    expect(certs.map((c) => c.replace(/\s+/g, ''))).toEqual([leaf.cert.pem, ca.cert.pem].map((c) => c.replace(/\s+/g, '')))
     expect(info.stdout).toMatch(/friendlyName: alice/)
 
     const keys = openssl(['pkcs12', '-in', file, '-nocerts', '-nodes'], password)
