@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The package's bin (npm makes a cmd/PowerShell shim of it on Windows). oclif itself comes from the bundle the
 // build makes (scripts/bundle.mjs): dist/execute.js is oclif's `execute`, and oclif finds the commands in
-// dist/index.js (package.json `oclif.commands`, the `explicit` strategy), which it loads only to run one, not
+// dist/commands (package.json `oclif.commands`, through oclif.manifest.json), loading only the one it runs, none
 // for help.
 // `--version` is answered here without loading oclif: same condition and same text as oclif's own
 // (main.run versionAddition, Config.userAgent); anything unusual (WSL, where oclif prints "wsl-<arch>"; DEBUG;
@@ -22,6 +22,8 @@ if (['--version', ...(pjson.oclif?.additionalVersionFlags ?? [])].includes(proce
   // Node >= 22.1 keeps V8's compiled code of the bundle in a cache (in the temp folder), as tsc and vite do;
   // Node 20 has no such API, and compiles it at every start.
   module.enableCompileCache?.()
+  // The bundle is what runs, whatever NODE_ENV says: oclif's development mode would look for TypeScript sources.
+  globalThis.oclif = {...globalThis.oclif, enableAutoTranspile: false}
   const {default: {execute}} = await import('../dist/execute.js') // a CommonJS module bundled as an ES one
   await execute({dir: import.meta.url})
 }

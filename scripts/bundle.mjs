@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// Bundles the CLI into dist/: execute.js (oclif's `execute`, what bin/run.js starts), index.js (src/index.ts:
-// the command classes, which oclif imports to run a command), hooks/ (package.json `oclif.hooks`) and, in dist/chunks/, the code they share and the
-// modules the commands import() in run(), each loaded only by the command that needs it.
+// Bundles the CLI into dist/: execute.js (oclif's `execute`, what bin/run.js starts), commands/ (one module a
+// command, as in src/commands: oclif imports the one it runs, found through oclif.manifest.json; help needs none),
+// help.js (package.json `oclif.helpClass`), hooks/ (package.json `oclif.hooks`) and, in dist/chunks/, the code
+// they share and the modules the commands import() in run(), each loaded only by the command that needs it.
 // Why: Node starts a CLI faster from a few files than from the hundreds that oclif, asn1js and the
 // prompts are made of (see BENCHMARKS.md). The package then needs nothing from node_modules at run time, so its
 // libraries are devDependencies, and their licences are copied into dist/THIRD-PARTY-LICENSES.txt.
 import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
-import {dirname, join, sep} from 'node:path'
+import {dirname, join, relative, sep} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {build} from 'esbuild'
@@ -14,9 +15,18 @@ import {build} from 'esbuild'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dist = join(root, 'dist')
 
+/** src/commands/certs/gen.ts as the entry 'commands/certs/gen' (dist/commands/certs/gen.js, where oclif looks). */
+function commandEntries(dir = join(root, 'src', 'commands')) {
+  return Object.fromEntries(readdirSync(dir, {withFileTypes: true}).flatMap((entry) => {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) return Object.entries(commandEntries(path))
+    return entry.name.endsWith('.ts') ? [[relative(join(root, 'src'), path).slice(0, -3).split(sep).join('/'), path]] : []
+  }))
+}
+
 const {metafile} = await build({
   absWorkingDir: root,
-  entryPoints: {execute: '@oclif/core/execute', index: 'src/index.ts', 'hooks/command-not-found': 'src/hooks/command-not-found.ts'},
+  entryPoints: {execute: '@oclif/core/execute', ...commandEntries(), help: 'src/help.ts', 'hooks/command-not-found': 'src/hooks/command-not-found.ts'},
   outdir: dist,
   chunkNames: 'chunks/[name]-[hash]',
   bundle: true,

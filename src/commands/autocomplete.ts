@@ -8,9 +8,9 @@ export default class Autocomplete extends BaseCommand {
   static override description = `Completes command names, flags and the values of flags that have a fixed set (--key-type); files elsewhere. The script is made from the commands of this version: make it again after an upgrade.`
 
   static override examples = [
-    {description: 'bash, with the bash-completion package (loaded when valkey-tls is first completed).', command: '<%= config.bin %> <%= command.id %> bash > ~/.local/share/bash-completion/completions/<%= config.bin %>'},
-    {description: 'zsh: a file named _<%= config.bin %> in a folder of $fpath.', command: '<%= config.bin %> <%= command.id %> zsh > "${fpath[1]}/_<%= config.bin %>"'},
-    {description: 'fish.', command: '<%= config.bin %> <%= command.id %> fish > ~/.config/fish/completions/<%= config.bin %>.fish'},
+    {description: 'bash, with the bash-completion package (loaded when valkey-tls is first completed).', command: 'valkey-tls autocomplete bash > ~/.local/share/bash-completion/completions/valkey-tls'},
+    {description: 'zsh: a file named _valkey-tls in a folder of $fpath.', command: 'valkey-tls autocomplete zsh > "${fpath[1]}/_valkey-tls"'},
+    {description: 'fish.', command: 'valkey-tls autocomplete fish > ~/.config/fish/completions/valkey-tls.fish'},
   ]
 
   static override enableJsonFlag = false

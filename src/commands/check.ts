@@ -16,9 +16,9 @@ Across nodes it reports different CAs or issuers, different tls-auth-clients / t
 Exit codes: ${ExitCode.ok} every node ok; ${ExitCode.warning} only warnings (expiring within --warn-days, cross-node differences); ${ExitCode.server} any node failed (or the seed could not be asked for the nodes); ${ExitCode.auth} every failure was our credentials (wrong password, client certificate required or rejected); ${ExitCode.usage} usage error. Every node's failure is reported even when others fail, and the run always ends within --deadline.`
 
   static override examples = [
-    {description: 'Every node of the cluster that 10.0.0.5:6379 belongs to.', command: '<%= config.bin %> <%= command.id %> --host 10.0.0.5 --port 6379 --cacert ca.crt --cert client.crt --key client.key'},
-    {description: 'An explicit list of nodes, as JSON.', command: '<%= config.bin %> <%= command.id %> --nodes 10.0.0.5:6379,10.0.0.6:6379 --cacert ca.crt --json'},
-    {description: 'For node_exporter\'s textfile collector, every minute from cron: the file is replaced atomically even when nodes fail (valkey_tls_probe_success says so).', command: '<%= config.bin %> <%= command.id %> --port 6379 --cacert ca.crt --cert monitor.crt --key monitor.key --format prometheus --output /var/lib/node_exporter/valkey_tls.prom'},
+    {description: 'Every node of the cluster that 10.0.0.5:6379 belongs to.', command: 'valkey-tls check --host 10.0.0.5 --port 6379 --cacert ca.crt --cert client.crt --key client.key'},
+    {description: 'An explicit list of nodes, as JSON.', command: 'valkey-tls check --nodes 10.0.0.5:6379,10.0.0.6:6379 --cacert ca.crt --json'},
+    {description: 'For node_exporter\'s textfile collector, every minute from cron: the file is replaced atomically even when nodes fail (valkey_tls_probe_success says so).', command: 'valkey-tls check --port 6379 --cacert ca.crt --cert monitor.crt --key monitor.key --format prometheus --output /var/lib/node_exporter/valkey_tls.prom'},
   ]
 
   static override flags = {

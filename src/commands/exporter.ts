@@ -17,8 +17,8 @@ The connection flags given here are the defaults (module "default"); a --config 
 A probe ends before Prometheus gives up: within X-Prometheus-Scrape-Timeout-Seconds less --timeout-offset, and never after the module's deadline (--deadline). At most --max-probes run at once; as many more wait while their deadline allows, and the rest are answered 503. SIGTERM (or SIGINT) stops gracefully: no new connections, running probes are answered, then exit 0; a second signal exits at once.`
 
   static override examples = [
-    {description: 'Probes with the CA and client certificate given here; Prometheus on the same machine.', command: '<%= config.bin %> <%= command.id %> --listen 127.0.0.1:9470 --cacert /etc/valkey-tls/ca.crt --cert /etc/valkey-tls/monitor.crt --key /etc/valkey-tls/monitor.key'},
-    {description: 'Named modules from a config file (see examples/exporter.yml).', command: '<%= config.bin %> <%= command.id %> --listen 127.0.0.1:9470 --config /etc/valkey-tls/exporter.yml'},
+    {description: 'Probes with the CA and client certificate given here; Prometheus on the same machine.', command: 'valkey-tls exporter --listen 127.0.0.1:9470 --cacert /etc/valkey-tls/ca.crt --cert /etc/valkey-tls/monitor.crt --key /etc/valkey-tls/monitor.key'},
+    {description: 'Named modules from a config file (see examples/exporter.yml).', command: 'valkey-tls exporter --listen 127.0.0.1:9470 --config /etc/valkey-tls/exporter.yml'},
     {description: 'What Prometheus asks (the scrape config relabels its targets into ?target=).', command: 'curl \'http://127.0.0.1:9470/probe?target=10.0.0.5:6379&module=cluster-mtls\''},
   ]
 

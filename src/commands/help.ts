@@ -14,9 +14,9 @@ export default class Help extends BaseCommand {
   static override summary = 'List the topics and commands, or show the help of one.'
 
   static override examples = [
-    '<%= config.bin %> <%= command.id %>',
-    '<%= config.bin %> <%= command.id %> certs',
-    '<%= config.bin %> <%= command.id %> certs gen',
+    'valkey-tls help',
+    'valkey-tls help certs',
+    'valkey-tls help certs gen',
   ]
 
   static override args = {

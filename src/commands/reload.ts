@@ -23,10 +23,10 @@ The reload is one CONFIG SET of all the node's TLS file settings to their curren
 Per node: reloaded, unchanged, refused, failed, skipped (or would-reload with --dry-run). A lock file keeps two runs from interleaving. Exit codes: ${ExitCode.ok} nothing wrong; ${ExitCode.warning} nothing to do, but a node serves a certificate that has expired or expires within --min-days, with nothing newer on disk; ${ExitCode.refused} a node was refused (nothing loaded there); ${ExitCode.server} a node failed or was skipped after a failure, or the nodes could not be listed; ${ExitCode.auth} the same, when every failure was our credentials; ${ExitCode.busy} another run holds the lock; ${ExitCode.usage} usage error.`
 
   static override examples = [
-    {description: 'From cron on the server itself: reload when the files changed, silent otherwise.', command: '<%= config.bin %> <%= command.id %> --port 6379 --cacert /etc/valkey/tls/ca.crt --cert /etc/valkey/tls/admin.crt --key /etc/valkey/tls/admin.key --quiet'},
-    {description: 'Every node of a cluster, one at a time.', command: '<%= config.bin %> <%= command.id %> --cluster --host 10.0.0.5 --port 6379 --cacert ca.crt --cert admin.crt --key admin.key'},
-    {description: 'What would happen, without changing anything.', command: '<%= config.bin %> <%= command.id %> --cluster --port 6379 --cacert ca.crt --dry-run'},
-    {description: 'Machine-readable, for a wrapper script.', command: '<%= config.bin %> <%= command.id %> --nodes 10.0.0.5:6379,10.0.0.6:6379 --cacert ca.crt --read-files always --json'},
+    {description: 'From cron on the server itself: reload when the files changed, silent otherwise.', command: 'valkey-tls reload --port 6379 --cacert /etc/valkey/tls/ca.crt --cert /etc/valkey/tls/admin.crt --key /etc/valkey/tls/admin.key --quiet'},
+    {description: 'Every node of a cluster, one at a time.', command: 'valkey-tls reload --cluster --host 10.0.0.5 --port 6379 --cacert ca.crt --cert admin.crt --key admin.key'},
+    {description: 'What would happen, without changing anything.', command: 'valkey-tls reload --cluster --port 6379 --cacert ca.crt --dry-run'},
+    {description: 'Machine-readable, for a wrapper script.', command: 'valkey-tls reload --nodes 10.0.0.5:6379,10.0.0.6:6379 --cacert ca.crt --read-files always --json'},
   ]
 
   static override flags = {

@@ -21,12 +21,12 @@ With --host or --port it asks the server for its tls-auth-clients, tls-auth-clie
 The password for --user comes from VALKEY_TLS_PASSWORD (or VALKEYCLI_AUTH / REDISCLI_AUTH), or from a prompt (--askpass, or when the server asks and a terminal is available); there is no password flag.`
 
   static override examples = [
-    {description: 'Offline: what the certificate would log in as.', command: '<%= config.bin %> <%= command.id %> tls/alice.crt'},
-    {description: 'Offline, for tls-auth-clients-user URI.', command: '<%= config.bin %> <%= command.id %> tls/alice.crt --mode uri'},
-    {description: 'Offline, what-if: the user name a NATS-style subject mapping would give (not Valkey behaviour).', command: '<%= config.bin %> <%= command.id %> tls/alice.crt --mode dn'},
-    {description: 'Against a server: exactly which user, and why.', command: '<%= config.bin %> <%= command.id %> tls/alice.crt --host valkey.internal --port 6379 --cacert tls/ca.crt --cert tls/admin.crt --key tls/admin.key'},
-    {description: 'Check the prediction by connecting with the certificate itself.', command: '<%= config.bin %> <%= command.id %> tls/alice.crt --verify-key tls/alice.key --port 6379 --cacert tls/ca.crt --cert tls/admin.crt --key tls/admin.key'},
-    {description: 'Machine-readable result.', command: '<%= config.bin %> <%= command.id %> tls/alice.crt --port 6379 --cacert tls/ca.crt --json'},
+    {description: 'Offline: what the certificate would log in as.', command: 'valkey-tls whoami tls/alice.crt'},
+    {description: 'Offline, for tls-auth-clients-user URI.', command: 'valkey-tls whoami tls/alice.crt --mode uri'},
+    {description: 'Offline, what-if: the user name a NATS-style subject mapping would give (not Valkey behaviour).', command: 'valkey-tls whoami tls/alice.crt --mode dn'},
+    {description: 'Against a server: exactly which user, and why.', command: 'valkey-tls whoami tls/alice.crt --host valkey.internal --port 6379 --cacert tls/ca.crt --cert tls/admin.crt --key tls/admin.key'},
+    {description: 'Check the prediction by connecting with the certificate itself.', command: 'valkey-tls whoami tls/alice.crt --verify-key tls/alice.key --port 6379 --cacert tls/ca.crt --cert tls/admin.crt --key tls/admin.key'},
+    {description: 'Machine-readable result.', command: 'valkey-tls whoami tls/alice.crt --port 6379 --cacert tls/ca.crt --json'},
   ]
 
   static override args = {

@@ -1,7 +1,8 @@
 /**
  * The entry a user runs: `node bin/run.js` (the package's bin), and the package as `npm pack` and
- * `npm install -g` give it. Start-up relies on oclif's own mechanisms only: the `explicit` command strategy
- * (src/index.ts), a bundle (scripts/bundle.mjs), and modules import()ed only by the commands that need them.
+ * `npm install -g` give it. Start-up relies on oclif's own mechanisms only: its default command strategy (one
+ * module a command in dist/commands, found through oclif.manifest.json), a help class (src/help.ts), a bundle
+ * (scripts/bundle.mjs), and modules import()ed only by the commands that need them.
  */
 import {execFile} from 'node:child_process'
 import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
@@ -13,7 +14,6 @@ import {promisify} from 'node:util'
 import {Config} from '@oclif/core'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {COMMANDS} from '../../src/index.js'
 import {BIN, runCli} from '../helpers/cli.js'
 import {useTempDirs} from '../helpers/temp.js'
 
@@ -33,15 +33,21 @@ describe('node bin/run.js', () => {
     expect(viaOclif).toMatchObject({code: 0, stdout: `${userAgent}\n`})
   })
 
-  it('exports every command file from src/index.ts (oclif finds commands only there), under its id', () => {
+  it('bundles every command file of src/commands as dist/commands, where the manifest sends oclif, under its id', () => {
     const ids = (dir: string): string[] => readdirSync(dir, {withFileTypes: true}).flatMap((entry) => {
       const path = join(dir, entry.name)
       if (entry.isDirectory()) return ids(path)
       return entry.name.endsWith('.ts') ? [relative(join(ROOT, 'src', 'commands'), path).slice(0, -3).split(sep).join(':')] : []
     })
-    expect(Object.keys(COMMANDS).sort()).toEqual(ids(join(ROOT, 'src', 'commands')).sort())
+    const sources = ids(join(ROOT, 'src', 'commands')).sort()
+    expect(sources.length).toBeGreaterThanOrEqual(10)
     const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8'))
-    expect(Object.keys(manifest.commands).sort()).toEqual(Object.keys(COMMANDS).sort())
+    expect(Object.keys(manifest.commands).sort()).toEqual(sources)
+    for (const id of sources) {
+      const {relativePath, isESM} = manifest.commands[id]
+      expect({id, relativePath, isESM}).toEqual({id, relativePath: ['dist', 'commands', ...id.split(':').slice(0, -1), `${id.split(':').at(-1)}.js`], isESM: true})
+      expect(existsSync(join(ROOT, ...relativePath))).toBe(true)
+    }
   })
 
   it('loads only what the command needs: help no command code, certs gen and whoami no prompts', async () => {
@@ -61,11 +67,12 @@ export async function load(url, context, next) { appendFileSync(${JSON.stringify
     const help = await loaded(['check', '--help'])
     expect(help[0]).toBe('../bin/run.js')
     expect(help).toContain('execute.js')
-    expect(help).not.toContain('index.js') // help comes from oclif.manifest.json
+    expect(help).toContain('help.js')
+    expect(help.filter((file) => file.startsWith('commands/'))).toEqual([]) // help comes from oclif.manifest.json
     expect(help.filter((file) => file.startsWith('..')).slice(1)).toEqual([]) // nothing from node_modules
 
     const gen = await loaded(['certs', 'gen', '--out', join(tempDir(), 'tls'), '--yes'])
-    expect(gen).toContain('index.js')
+    expect(inDist(gen).filter((file) => file.startsWith('commands/'))).toEqual(['commands/certs/gen.js']) // that command's module alone
     expect(inDist(gen).some((file) => /^chunks\/generate-set-/.test(file))).toBe(true)
     expect(inDist(gen).filter((file) => /^chunks\/(prompts|whoami|check|run|lock)-/.test(file))).toEqual([])
 
@@ -96,7 +103,7 @@ describe('the installed package (npm pack, npm install -g --prefix)', () => {
   it('holds the bin, the bundle, the manifest and the licences, nothing for development, and no dependencies', () => {
     expect(readdirSync(installed).sort()).toEqual(['LICENSE', 'README.md', 'bin', 'dist', 'oclif.manifest.json', 'package.json'])
     expect(readdirSync(join(installed, 'bin'))).toEqual(['run.js'])
-    expect(readdirSync(join(installed, 'dist')).sort()).toEqual(['THIRD-PARTY-LICENSES.txt', 'chunks', 'execute.js', 'hooks', 'index.js'])
+    expect(readdirSync(join(installed, 'dist')).sort()).toEqual(['THIRD-PARTY-LICENSES.txt', 'chunks', 'commands', 'execute.js', 'help.js', 'hooks'])
     expect(existsSync(join(installed, 'node_modules'))).toBe(false)
     const licences = readFileSync(join(installed, 'dist', 'THIRD-PARTY-LICENSES.txt'), 'utf8')
     for (const name of ['@oclif/core', 'asn1js', '@inquirer/prompts', 'chalk']) expect(licences).toMatch(new RegExp(`^${name} \\d`, 'm'))

@@ -22,10 +22,10 @@ With --apply it performs the steps that are safe now, node by node, replicas fir
 --cacert must verify the nodes as they are now; the new CA is added to it for this run. Exit codes: ${ExitCode.ok} nothing wrong (done, or waiting for the next step); ${ExitCode.refused} an unsafe step was refused (nothing loaded there); ${ExitCode.server} a node failed or could not be looked at; ${ExitCode.auth} the same, our credentials; ${ExitCode.input} the new CA's files are unusable; ${ExitCode.busy} a reload or rotation holds the lock; ${ExitCode.usage} usage error.`
 
   static override examples = [
-    {description: 'Where does the rotation stand, and what is the next safe step?', command: '<%= config.bin %> <%= command.id %> --new-ca-cert tls/new-ca.crt --new-ca-key tls/new-ca.key -p 6379 --cacert tls/ca.crt --cert tls/admin.crt --key tls/admin.key'},
-    {description: 'Phases 1 and 2: trust both CAs everywhere, then move every node to a certificate from the new CA.', command: '<%= config.bin %> <%= command.id %> --new-ca-cert tls/new-ca.crt --new-ca-key tls/new-ca.key --apply -p 6379 --cacert tls/ca.crt --cert tls/admin.crt --key tls/admin.key'},
-    {description: 'With a CA whose key stays elsewhere (Vault, a company PKI): the renewed certificates in a folder, one per node.', command: '<%= config.bin %> <%= command.id %> --new-ca-cert new-ca.crt --leaf-dir renewed/ --apply -p 6379 --cacert ca.crt --cert admin.crt --key admin.key'},
-    {description: 'Phase 3, once every client has a new-CA certificate: trust the new CA alone.', command: '<%= config.bin %> <%= command.id %> --new-ca-cert tls/new-ca.crt --new-ca-key tls/new-ca.key --apply --finish -p 6379 --cacert tls/new-ca.crt --cert tls/admin-new.crt --key tls/admin-new.key'},
+    {description: 'Where does the rotation stand, and what is the next safe step?', command: 'valkey-tls ca rotate --new-ca-cert tls/new-ca.crt --new-ca-key tls/new-ca.key -p 6379 --cacert tls/ca.crt --cert tls/admin.crt --key tls/admin.key'},
+    {description: 'Phases 1 and 2: trust both CAs everywhere, then move every node to a certificate from the new CA.', command: 'valkey-tls ca rotate --new-ca-cert tls/new-ca.crt --new-ca-key tls/new-ca.key --apply -p 6379 --cacert tls/ca.crt --cert tls/admin.crt --key tls/admin.key'},
+    {description: 'With a CA whose key stays elsewhere (Vault, a company PKI): the renewed certificates in a folder, one per node.', command: 'valkey-tls ca rotate --new-ca-cert new-ca.crt --leaf-dir renewed/ --apply -p 6379 --cacert ca.crt --cert admin.crt --key admin.key'},
+    {description: 'Phase 3, once every client has a new-CA certificate: trust the new CA alone.', command: 'valkey-tls ca rotate --new-ca-cert tls/new-ca.crt --new-ca-key tls/new-ca.key --apply --finish -p 6379 --cacert tls/new-ca.crt --cert tls/admin-new.crt --key tls/admin-new.key'},
   ]
 
   static override flags = {

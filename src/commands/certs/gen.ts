@@ -24,15 +24,15 @@ All or nothing: every value is checked first (a usage error writes nothing and c
 Run on a terminal with no flags, it asks its questions; it never asks with --yes, --json, or when standard input is not a terminal.`
 
   static override examples = [
-    {description: 'Generate everything into ./tls with defaults (EC P-256, 365 days).', command: '<%= config.bin %> <%= command.id %> --yes'},
-    {description: 'Client certificates for users alice and bob, and a server name.', command: '<%= config.bin %> <%= command.id %> --out ./tls --client alice --client bob --san valkey.internal'},
-    {description: 'A client certificate with a SPIFFE URI, for "tls-auth-clients-user URI".', command: '<%= config.bin %> <%= command.id %> --client alice --client-uri alice=spiffe://example.org/alice'},
-    {description: 'Sign with an existing CA, RSA keys, 90 days.', command: '<%= config.bin %> <%= command.id %> --ca-cert ca.crt --ca-key ca.key --key-type rsa-2048 --days 90 --out ./renewed'},
-    {description: 'One server certificate per node of a three-node cluster, each with its own names and address.', command: '<%= config.bin %> <%= command.id %> --out ./tls --server node1=node1.internal,10.0.0.1 --server node2=node2.internal,10.0.0.2 --server node3=node3.internal,10.0.0.3'},
-    {description: 'Short-lived certificates for a test: valid for 24 hours, under a CA with its own name.', command: '<%= config.bin %> <%= command.id %> --out ./tls --not-after 24h --ca-name "Staging Valkey CA"'},
-    {description: 'Certificates ending at a fixed time.', command: '<%= config.bin %> <%= command.id %> --out ./tls --not-after 2027-01-31T12:00:00Z'},
-    {description: 'Client certificates as PKCS#12 files too, the password from a command.', command: '<%= config.bin %> <%= command.id %> --out ./tls --client alice --p12 --p12-password-command "pass show valkey/p12"'},
-    {description: 'Machine-readable result (files, fingerprints, expiry; never key material).', command: '<%= config.bin %> <%= command.id %> --out ./tls --json'},
+    {description: 'Generate everything into ./tls with defaults (EC P-256, 365 days).', command: 'valkey-tls certs gen --yes'},
+    {description: 'Client certificates for users alice and bob, and a server name.', command: 'valkey-tls certs gen --out ./tls --client alice --client bob --san valkey.internal'},
+    {description: 'A client certificate with a SPIFFE URI, for "tls-auth-clients-user URI".', command: 'valkey-tls certs gen --client alice --client-uri alice=spiffe://example.org/alice'},
+    {description: 'Sign with an existing CA, RSA keys, 90 days.', command: 'valkey-tls certs gen --ca-cert ca.crt --ca-key ca.key --key-type rsa-2048 --days 90 --out ./renewed'},
+    {description: 'One server certificate per node of a three-node cluster, each with its own names and address.', command: 'valkey-tls certs gen --out ./tls --server node1=node1.internal,10.0.0.1 --server node2=node2.internal,10.0.0.2 --server node3=node3.internal,10.0.0.3'},
+    {description: 'Short-lived certificates for a test: valid for 24 hours, under a CA with its own name.', command: 'valkey-tls certs gen --out ./tls --not-after 24h --ca-name "Staging Valkey CA"'},
+    {description: 'Certificates ending at a fixed time.', command: 'valkey-tls certs gen --out ./tls --not-after 2027-01-31T12:00:00Z'},
+    {description: 'Client certificates as PKCS#12 files too, the password from a command.', command: 'valkey-tls certs gen --out ./tls --client alice --p12 --p12-password-command "pass show valkey/p12"'},
+    {description: 'Machine-readable result (files, fingerprints, expiry; never key material).', command: 'valkey-tls certs gen --out ./tls --json'},
   ]
 
   static override flags = {

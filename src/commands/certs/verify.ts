@@ -17,8 +17,8 @@ Then the handshakes it must survive are rehearsed in-process with OpenSSL, nothi
 Valkey before 9.1 and Redis load an expired or not-yet-valid certificate through CONFIG SET without complaint, after which every new client fails: this refuses it. Exit ${ExitCode.ok} when every check passes, ${ExitCode.refused} when one fails (each failure is listed; a key that cannot be opened is one), ${ExitCode.input} when a file cannot be read or a certificate cannot be parsed.`
 
   static override examples = [
-    {description: 'Before copying renewed files into place.', command: '<%= config.bin %> <%= command.id %> new/server.crt --key new/server.key --cacert /etc/valkey/ca.crt --host valkey-1.example.com --host 10.0.0.5'},
-    {description: 'A client certificate only, with 30 days left at least, machine-readable.', command: '<%= config.bin %> <%= command.id %> client.crt --key client.key --cacert ca.crt --purpose client --min-days 30 --json'},
+    {description: 'Before copying renewed files into place.', command: 'valkey-tls certs verify new/server.crt --key new/server.key --cacert /etc/valkey/ca.crt --host valkey-1.example.com --host 10.0.0.5'},
+    {description: 'A client certificate only, with 30 days left at least, machine-readable.', command: 'valkey-tls certs verify client.crt --key client.key --cacert ca.crt --purpose client --min-days 30 --json'},
   ]
 
   static override args = {
