@@ -18,7 +18,22 @@ const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants
  * At most MAX_INPUT_BYTES are read, even from a file that grows meanwhile. Messages show the path with
  * control characters escaped: it may be a server's (reload reads the files a node names).
  */
-export async function readInputFile(path: string, what: string): Promise<Buffer> {
+export function readInputFile(path: string, what: string): Promise<Buffer> {
+  // Asked again while a read of the same file (for the same purpose, so the same messages) is under way, as
+  // reload does for the files 200 nodes share: the answer of that read, which began no earlier than a moment
+  // ago, instead of one more open, stat, read and close through the thread pool each.
+  const key = `${what}\0${path}`
+  let read = inFlight.get(key)
+  if (!read) {
+    read = readOnce(path, what).finally(() => inFlight.delete(key))
+    inFlight.set(key, read)
+  }
+  return read.then((data) => Buffer.from(data)) // each caller its own copy
+}
+
+const inFlight = new Map<string, Promise<Buffer>>()
+
+async function readOnce(path: string, what: string): Promise<Buffer> {
   const shown = displayText(path)
   let handle
   try {

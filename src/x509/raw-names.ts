@@ -29,6 +29,8 @@ export interface RawCertificateNames {
   netscapeCertType: number | undefined
   /** The authorityKeyIdentifier's keyIdentifier: which CA key signed it (two CAs may share a name, not a key). */
   authorityKeyId: Uint8Array | undefined
+  /** The subjectKeyIdentifier: this certificate's own key, as what it signs names it. */
+  subjectKeyId: Uint8Array | undefined
 }
 
 export const OID = {
@@ -36,6 +38,7 @@ export const OID = {
   subjectAltName: '2.5.29.17',
   netscapeCertType: '2.16.840.1.113730.1.1',
   authorityKeyIdentifier: '2.5.29.35',
+  subjectKeyIdentifier: '2.5.29.14',
 } as const
 
 /** Reads subject, issuer and subjectAltName from a DER certificate. Throws DerError when malformed. */
@@ -52,20 +55,32 @@ export function readRawNames(der: Uint8Array): RawCertificateNames {
   let subjectAltNames: RawGeneralName[] = []
   let netscapeCertType: number | undefined
   let authorityKeyId: Uint8Array | undefined
+  let subjectKeyId: Uint8Array | undefined
   for (const field of tbs.slice(i)) {
     if (!isContext(field, 3)) continue // [1] issuerUniqueID, [2] subjectUniqueID
     const extensions = childrenOf(expectUniversal(childrenOf(field)[0], Tag.sequence, 'Extensions'))
     for (const extension of extensions) {
       const parts = childrenOf(expectUniversal(extension, Tag.sequence, 'Extension'))
       const oid = decodeOid(expectUniversal(parts[0], Tag.oid, 'extension OID').value)
-      if (oid !== OID.subjectAltName && oid !== OID.netscapeCertType && oid !== OID.authorityKeyIdentifier) continue
+      if (oid !== OID.subjectAltName && oid !== OID.netscapeCertType && oid !== OID.authorityKeyIdentifier && oid !== OID.subjectKeyIdentifier) continue
       const octets = expectUniversal(parts.at(-1), Tag.octetString, 'extension value')
       if (oid === OID.subjectAltName) subjectAltNames = readGeneralNames(octets.value)
       else if (oid === OID.netscapeCertType) netscapeCertType = expectUniversal(readTlv(octets.value), Tag.bitString, 'Netscape cert type').value[1] ?? 0
+      else if (oid === OID.subjectKeyIdentifier) subjectKeyId = keyIdentifierOf(octets.value)
       else authorityKeyId = childrenOf(expectUniversal(readTlv(octets.value), Tag.sequence, 'authorityKeyIdentifier')).find((part) => isContext(part, 0))?.value
     }
   }
-  return {subject, issuer, subjectAltNames, netscapeCertType, authorityKeyId}
+  return {subject, issuer, subjectAltNames, netscapeCertType, authorityKeyId, subjectKeyId}
+}
+
+/** A subjectKeyIdentifier's OCTET STRING; undefined when malformed (only `check` uses it, to tell CAs apart). */
+function keyIdentifierOf(value: Uint8Array): Uint8Array | undefined {
+  try {
+    const tlv = readTlv(value)
+    return tlv.tagClass === 0 && tlv.tagNumber === Tag.octetString && !tlv.constructed && tlv.end === value.length ? tlv.value : undefined
+  } catch {
+    return undefined
+  }
 }
 
 function readName(tlv: Tlv | undefined): RawName {

@@ -123,6 +123,22 @@ describe('readInputFile', () => {
     expect(await readInputFile(proc, '--thing')).toEqual(expected)
   })
 
+  it('callers asking for one file at once share a read, each with its own copy; a later read reads again', async () => {
+    const shared = join(dir, 'shared.pem')
+    writeFileSync(shared, 'first version')
+    const reads = await Promise.all(Array.from({length: 50}, () => readInputFile(shared, '--thing')))
+    expect(reads.every((r) => r.toString() === 'first version')).toBe(true)
+    expect(new Set(reads).size).toBe(50) // distinct Buffers: one caller changing its copy changes no other
+    reads[0]!.fill(0)
+    expect(reads[1]!.toString()).toBe('first version')
+    writeFileSync(shared, 'second version')
+    expect((await readInputFile(shared, '--thing')).toString()).toBe('second version') // nothing kept once a read is done
+    // The same file for another purpose is its own read, with its own message.
+    const missing = join(dir, 'not-there.pem')
+    const [a, b] = await Promise.allSettled([readInputFile(missing, 'tls-cert-file'), readInputFile(missing, 'tls-ca-cert-file')])
+    expect([a, b].map((r) => (r as PromiseRejectedResult).reason.message)).toEqual([expect.stringMatching(/^cannot read tls-cert-file /), expect.stringMatching(/^cannot read tls-ca-cert-file /)])
+  })
+
   it('stops at the bound even when the file grows while it is read', async () => {
     const growing = join(dir, 'growing')
     writeFileSync(growing, 'x')

@@ -1,0 +1,74 @@
+/**
+ * How `check` names the CA a node's chain leads to, on real Valkey 9.1: the same CA whether or not a node sends
+ * its root with its certificate, for a CA without an authorityKeyIdentifier too (certs gen makes its CAs so), on
+ * a chain that verified and on one that did not. Valkey sends the root whenever its tls-ca-cert-file holds it
+ * (OpenSSL completes the chain it serves from its trust store, by name), so the node that sends its leaf alone
+ * trusts an unrelated CA (and asks no client certificate).
+ */
+import {readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {describe, expect, it} from 'vitest'
+
+import {runCli} from '../helpers/cli.js'
+import {makeTempDir} from '../helpers/temp.js'
+import {startValkey, useValkeyCleanup} from '../helpers/valkey/server.js'
+
+useValkeyCleanup('all')
+const root = makeTempDir('vtls-check-chain')
+
+interface CheckJson {
+  nodes: {address: string; status: string; error: string | null; ca: string | null; caKeyId: string | null; caFingerprint256: string | null}[]
+  findings: string[]
+}
+
+async function gen(name: string, args: string[] = []): Promise<string> {
+  const dir = join(root, name)
+  const result = await runCli(['certs', 'gen', '--out', dir, '--json', ...args], {timeoutMs: 60_000})
+  expect(result.code).toBe(0)
+  return dir
+}
+
+describe('check: the CA of a chain', () => {
+  it('is one CA for a node that sends its root and one that does not, verified or not; another CA with the same name is another', async () => {
+    const pki = await gen('pki')
+    const other = await gen('other') // the same CA name, another key
+    const unrelated = await gen('unrelated', ['--ca-name', 'Unrelated CA'])
+    const withRoot = join(pki, 'server-and-ca.crt')
+    writeFileSync(withRoot, readFileSync(join(pki, 'server.crt'), 'utf8') + readFileSync(join(pki, 'ca.crt'), 'utf8'))
+    const tls = {caCert: join(pki, 'ca.crt'), cert: join(pki, 'server.crt'), key: join(pki, 'server.key'), clientCert: join(pki, 'client.crt'), clientKey: join(pki, 'client.key')}
+    const leafOnly = await startValkey({tls: {...tls, caCert: join(unrelated, 'ca.crt'), verifyCa: join(pki, 'ca.crt')}, authClients: 'no', name: 'leaf-only'})
+    const sendsRoot = await startValkey({tls: {...tls, cert: withRoot}, authClients: 'yes', name: 'sends-root'})
+    const nodes = `127.0.0.1:${leafOnly.port},127.0.0.1:${sendsRoot.port}`
+    const client = ['--cert', join(pki, 'client.crt'), '--key', join(pki, 'client.key')]
+    const check = async (cacert: string) => {
+      const result = await runCli(['check', '--nodes', nodes, '--cacert', cacert, ...client, '--json'], {timeoutMs: 30_000})
+      return {code: result.code, json: JSON.parse(result.stdout) as CheckJson}
+    }
+
+    // Verified: both chains end in the trusted root, sent or not.
+    const ok = await check(join(pki, 'ca.crt'))
+    expect(ok.json.nodes.map((n) => n.status)).toEqual(['ok', 'ok'])
+    const caFingerprint = new (await import('node:crypto')).X509Certificate(readFileSync(join(pki, 'ca.crt'))).fingerprint256
+    for (const node of ok.json.nodes) expect(node).toMatchObject({ca: 'CN=Valkey TLS Test CA', caFingerprint256: caFingerprint})
+    expect(ok.json.nodes[0]!.caKeyId).toMatch(/^[0-9A-F]{2}(:[0-9A-F]{2}){19}$/)
+    expect(ok.json.nodes[1]!.caKeyId).toBe(ok.json.nodes[0]!.caKeyId)
+    expect(ok.json.findings.filter((f) => f.startsWith('different CAs'))).toEqual([])
+
+    // Not verified (--cacert of another CA): the chains as sent, still one CA, the same key as above.
+    const untrusted = await check(join(other, 'ca.crt'))
+    expect(untrusted.json.nodes.map((n) => n.status)).toEqual(['failed', 'failed'])
+    expect(untrusted.json.nodes.map((n) => n.error)).toEqual([expect.stringMatching(/^certificate not trusted by --cacert/), expect.stringMatching(/^certificate not trusted by --cacert/)])
+    expect(untrusted.json.nodes.map((n) => n.caKeyId)).toEqual([ok.json.nodes[0]!.caKeyId, ok.json.nodes[0]!.caKeyId])
+    expect(untrusted.json.nodes.map((n) => n.caFingerprint256)).toEqual([null, caFingerprint]) // the root only where it was sent
+    expect(untrusted.json.findings.filter((f) => f.startsWith('different CAs'))).toEqual([])
+
+    // A node that moves to the other CA (same name): two CAs, told apart by key.
+    const otherTls = {...tls, cert: join(other, 'server.crt'), key: join(other, 'server.key'), verifyCa: join(other, 'ca.crt')}
+    const moved = await startValkey({tls: otherTls, authClients: 'yes', name: 'other-ca'})
+    const mixed = await runCli(['check', '--nodes', `${nodes},127.0.0.1:${moved.port}`, '--cacert', join(pki, 'ca.crt'), ...client, '--json'], {timeoutMs: 30_000})
+    const findings = (JSON.parse(mixed.stdout) as CheckJson).findings.filter((f) => f.startsWith('different CAs'))
+    expect(findings).toHaveLength(1)
+    expect([...findings[0]!.matchAll(/"CN=Valkey TLS Test CA \(key id ([0-9A-F:]+)…\)"/g)]).toHaveLength(2)
+  }, 120_000)
+})
