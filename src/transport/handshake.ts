@@ -136,8 +136,19 @@ const contexts = new Map<string, SecureContext>()
  * One SecureContext per (CA, cert, key, ciphers, highest version) for the whole run: building one parses the CA bundle
  * and the key, which costs more than the handshake itself when done per connection.
  */
+/** The same Buffers come with every handshake of a run: each hashed once. */
+const digests = new WeakMap<Buffer, string>()
+function digestOf(data: Buffer): string {
+  let digest = digests.get(data)
+  if (digest === undefined) {
+    digest = createHash('sha256').update(data).digest('hex')
+    digests.set(data, digest)
+  }
+  return digest
+}
+
 function sharedContext(ca: Buffer | undefined, cert: Buffer | undefined, key: Buffer | undefined, ciphers: string | undefined, maxVersion?: 'TLSv1.2'): SecureContext {
-  const id = [ca, cert, key].map((b) => (b ? createHash('sha256').update(b).digest('hex') : '-')).join(':') + `:${ciphers ?? '-'}:${maxVersion ?? '-'}`
+  const id = [ca, cert, key].map((b) => (b ? digestOf(b) : '-')).join(':') + `:${ciphers ?? '-'}:${maxVersion ?? '-'}`
   let context = contexts.get(id)
   if (!context) {
     context = createSecureContext({ca, cert, key, ciphers, ...(maxVersion ? {maxVersion} : {})})
