@@ -1,5 +1,6 @@
 import type {X509Certificate} from 'node:crypto'
-import {readdir} from 'node:fs/promises'
+import type {Dirent} from 'node:fs'
+import {readdir, stat} from 'node:fs/promises'
 import {isAbsolute, join, resolve} from 'node:path'
 
 import {describeSystemError, ValkeyTlsError} from '../errors.js'
@@ -28,6 +29,8 @@ export interface LocalMaterial {
 const MAX_DIR_FILES = 1000
 /** The names OpenSSL's hashed-folder lookup opens: <subject hash>.<n> (and .r<n> for CRLs). */
 const HASH_NAME = /^[0-9a-f]{8}\.r?\d+$/
+/** Of those, the certificates (what `openssl rehash` names them). */
+const HASHED_CERTIFICATE = /^[0-9a-f]{8}\.\d+$/
 
 export async function readLocalMaterial(config: NodeTlsConfig): Promise<LocalMaterial> {
   const material: LocalMaterial = {reads: {}, caCerts: [], problems: [], notes: []}
@@ -85,7 +88,12 @@ async function readSetting(name: TlsFileSetting, path: string): Promise<FileRead
   }
 }
 
-/** The certificates of a hashed CA folder (any readable file that parses; others are skipped, as OpenSSL does). */
+/**
+ * The certificates of a hashed CA folder, as the server's OpenSSL finds them: only files named as `openssl
+ * rehash` names them (HASH.N; seen on Valkey 9.1: a CA under any other name is "unknown ca" to the node until
+ * the folder is rehashed), each that parses (others are skipped, as OpenSSL does). Files under other names are
+ * not read, and a note says to rehash.
+ */
 async function readCaDir(dir: string | undefined, material: LocalMaterial): Promise<X509Certificate[]> {
   if (!dir) return []
   let entries
@@ -98,7 +106,9 @@ async function readCaDir(dir: string | undefined, material: LocalMaterial): Prom
     return []
   }
   const certs: X509Certificate[] = []
-  for (const entry of entries.slice(0, MAX_DIR_FILES)) {
+  const hashed = entries.filter((e) => HASHED_CERTIFICATE.test(e.name)).slice(0, MAX_DIR_FILES)
+  await noteUnhashed(dir, entries, hashed, material)
+  for (const entry of hashed) {
     if (!entry.isFile() && !entry.isSymbolicLink()) continue
     try {
       certs.push(...parseNodeCertificates(await readInputFile(join(dir, entry.name), 'CA'), entry.name))
@@ -109,4 +119,23 @@ async function readCaDir(dir: string | undefined, material: LocalMaterial): Prom
     }
   }
   return certs
+}
+
+/**
+ * A regular file of the folder that no HASH.N name leads to (none is it, or a link to it): a certificate the
+ * operator put there and did not rehash. Only stat'ed (a FIFO is never opened); copies made where links are
+ * not possible would be named too.
+ */
+async function noteUnhashed(dir: string, entries: Dirent[], hashed: Dirent[], material: LocalMaterial): Promise<void> {
+  const idOf = async (name: string) => stat(join(dir, name)).then((s) => (s.isFile() ? `${s.dev}:${s.ino}` : undefined), () => undefined)
+  const reached = new Set(await Promise.all(hashed.map((e) => idOf(e.name))))
+  const others = entries.filter((e) => !HASH_NAME.test(e.name) && !e.name.startsWith('.') && (e.isFile() || e.isSymbolicLink())).slice(0, MAX_DIR_FILES)
+  const unreached: string[] = []
+  for (const entry of others) {
+    const id = await idOf(entry.name)
+    if (id !== undefined && !reached.has(id)) unreached.push(entry.name)
+  }
+  if (unreached.length === 0) return
+  const shown = unreached.slice(0, 3).map(displayText).join(', ') + (unreached.length > 3 ? ', ...' : '')
+  material.notes.push(`tls-ca-cert-dir ${displayText(dir)}: ${shown} ${unreached.length === 1 ? 'is' : 'are'} not under a name openssl rehash gives (HASH.0): the node's OpenSSL does not look ${unreached.length === 1 ? 'it' : 'them'} up, and neither does this check (openssl rehash ${displayText(dir)})`)
 }

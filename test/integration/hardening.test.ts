@@ -3,6 +3,8 @@
  * - a node's tls-ca-cert-dir holding symlinks to a FIFO and to /dev/zero (beside its real CA): reload reads
  *   the folder on the node's behalf, skips them as OpenSSL does, and ends at once; a FIFO under a hashed
  *   name (which OpenSSL itself opens, and blocks on) still cannot keep the run past its bounds;
+ * - a CA added to a primary's tls-ca-cert-dir without `openssl rehash`: the node does not trust it, and neither
+ *   does reload's rehearsal of a replica's leaf from it (loaded anyway, the replica's link stays down);
  * - DEBUG=* runs of check, reload and whoami against a node with a password (requirepass, an ACL user) and
  *   an encrypted key with tls-key-file-pass: no password or passphrase in any output;
  * - exit codes: wrong or missing password is 7 in check, reload and whoami; NOPERM names the user a client
@@ -10,13 +12,13 @@
  */
 import {execFileSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {closeSync, constants, copyFileSync, mkdirSync, openSync, rmSync, symlinkSync} from 'node:fs'
+import {closeSync, constants, copyFileSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {type CliResult, expectOneLineError, runCli} from '../helpers/cli.js'
-import {encryptKey, type KeyPair, makePki, type Pki} from '../helpers/pki/openssl.js'
+import {encryptKey, issueCert, type KeyPair, makeCa, makePki, type Pki} from '../helpers/pki/openssl.js'
 import {freePort} from '../helpers/ports.js'
 import {makeTempDir} from '../helpers/temp.js'
 import {startValkey, useValkeyCleanup, type ValkeyHandle} from '../helpers/valkey/server.js'
@@ -239,4 +241,53 @@ describe('reload with FIFOs and devices in the node\'s tls-ca-cert-dir', () => {
     }
     expect(await node.command('PING')).toBe('PONG')
   })
+})
+
+describe('reload and a tls-ca-cert-dir that was not rehashed', () => {
+  it("a CA in the primary's folder under a name openssl rehash does not give: the primary does not trust it, so reload refuses the replica's leaf from it; after openssl rehash the link is up", async () => {
+    const dir = join(root, 'rehash')
+    const caDir = join(dir, 'primary-cas')
+    mkdirSync(caDir, {recursive: true})
+    const newCa = await makeCa(join(dir, 'new-ca'), {cn: 'new CA'})
+    const newLeaf = await issueCert(newCa, join(dir, 'new-ca'), 'server', {cn: 'localhost', sans: ['IP:127.0.0.1'], usage: 'both'})
+    copyFileSync(pki.caCert, join(caDir, 'old-ca.pem'))
+    execFileSync('openssl', ['rehash', caDir])
+    copyFileSync(newCa.cert, join(caDir, 'new-ca.pem')) // added, not rehashed
+    const both = join(dir, 'both.pem')
+    writeFileSync(both, readFileSync(pki.caCert, 'utf8') + readFileSync(newCa.cert, 'utf8'))
+    const certFile = join(dir, 'replica.crt')
+    const keyFile = join(dir, 'replica.key')
+    copyFileSync(pki.serverCert, certFile)
+    copyFileSync(pki.serverKey, keyFile)
+    const primary = await startValkey({name: 'rehash-primary', tls: {caCert: pki.caCert, cert: pki.serverCert, key: pki.serverKey}, authClients: 'yes',
+      config: {'tls-ca-cert-file': '', 'tls-ca-cert-dir': caDir, 'tls-replication': 'yes'}})
+    const replica = await startValkey({name: 'rehash-replica', tls: {caCert: both, cert: certFile, key: keyFile}, authClients: 'yes',
+      config: {'tls-replication': 'yes', replicaof: `127.0.0.1 ${primary.port}`}})
+    const linkUp = async () => /master_link_status:up/.test(String(await replica.command('INFO', 'replication')))
+    const waitLink = async (ms: number) => {
+      for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) if (await linkUp()) return true
+      return false
+    }
+    expect(await waitLink(10_000)).toBe(true)
+
+    // The replica's certificate renewed from the new CA: refused, the primary would not take it as a client.
+    copyFileSync(newLeaf.cert, certFile)
+    copyFileSync(newLeaf.key, keyFile)
+    const reload = () => cli(['reload', '--port', String(replica.port), '--cacert', both, '--cert', admin.cert, '--key', admin.key, '--lock-file', lockFile, '--json'])
+    const refused = await reload()
+    const [report] = JSON.parse(refused.stdout).nodes
+    expect([refused.code, report.action], refused.stdout).toEqual([10, 'refused'])
+    expect(report.problems.map((p: {code: string}) => p.code)).toContain('peer-untrusted')
+
+    // What the refusal spared: loaded anyway, the replica cannot link again once its link drops.
+    expect(await replica.command('CONFIG', 'SET', 'tls-cert-file', certFile, 'tls-key-file', keyFile)).toBe('OK')
+    await primary.command('CLIENT', 'KILL', 'TYPE', 'replica')
+    expect(await waitLink(3000)).toBe(false)
+    // The folder rehashed and reloaded on the primary: the same replica certificate links.
+    execFileSync('openssl', ['rehash', caDir])
+    expect(await primary.command('CONFIG', 'SET', 'tls-ca-cert-dir', caDir)).toBe('OK')
+    expect(await waitLink(15_000)).toBe(true)
+    const after = await reload()
+    expect(JSON.parse(after.stdout).nodes[0], after.stdout).toMatchObject({action: 'unchanged', problems: []})
+  }, 120_000)
 })

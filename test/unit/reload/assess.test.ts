@@ -1,3 +1,4 @@
+import {execFileSync} from 'node:child_process'
 import {mkdirSync, copyFileSync} from 'node:fs'
 import {join} from 'node:path'
 
@@ -76,6 +77,7 @@ beforeAll(async () => {
   mkdirSync(caDirWithExpired)
   copyFileSync(caA.cert, join(caDirWithExpired, 'a.pem'))
   copyFileSync(caExpired.cert, join(caDirWithExpired, 'expired.pem'))
+  execFileSync('openssl', ['rehash', caDirWithExpired]) // the names the node's OpenSSL looks up
   encryptedKey = await encryptKey(c.fresh.key, join(dir, 'fresh.enc.key'), 'secret')
   derCert = await toDer(c.fresh.cert, join(dir, 'fresh.der'))
   caFileTwo = await bundle(join(dir, 'two-cas.pem'), caLong.cert, caShort.cert) // the first to expire is second in the file

@@ -1,3 +1,4 @@
+import {execFileSync} from 'node:child_process'
 import {X509Certificate} from 'node:crypto'
 import {chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join, resolve} from 'node:path'
@@ -63,17 +64,31 @@ describe('readLocalMaterial', () => {
     expect(m.problems[0]!.message).toMatch(/empty/)
   })
 
-  it('reads a CA folder: its certificate files, skipping other files and subfolders', async () => {
+  it('reads a CA folder as OpenSSL does: the certificates under their hashed names, not subfolders', async () => {
     const dir = join(tempDir(), 'cas')
     mkdirSync(join(dir, 'sub'), {recursive: true})
     copyFileSync(caA.cert, join(dir, 'a.pem'))
-    writeFileSync(join(dir, 'README'), 'not a certificate\n')
     copyFileSync(caB.cert, join(dir, 'sub', 'b.pem')) // not read: OpenSSL does not descend either
+    execFileSync('openssl', ['rehash', dir]) // HASH.0 -> a.pem
     const m = await readLocalMaterial(config({'tls-cert-file': server.cert, 'tls-ca-cert-dir': dir}))
     expect(m.problems).toEqual([])
+    expect(m.notes).toEqual([]) // a.pem is what its HASH.0 link leads to
     expect(fingerprints(m.caCerts)).toEqual([certOf(caA.cert).fingerprint256])
     expect(m.caBundle).toBeDefined()
     expect(m.reads).not.toHaveProperty('tls-ca-cert-dir') // a folder is not read as a file
+  })
+
+  it('does not count a CA the folder was not rehashed for (the node does not find it either), and says to rehash', async () => {
+    const dir = join(tempDir(), 'not-rehashed')
+    mkdirSync(dir)
+    copyFileSync(caA.cert, join(dir, 'a.pem'))
+    execFileSync('openssl', ['rehash', dir])
+    copyFileSync(caB.cert, join(dir, 'b-added-later.pem'))
+    writeFileSync(join(dir, 'README'), 'not a certificate\n')
+    const m = await readLocalMaterial(config({'tls-cert-file': server.cert, 'tls-ca-cert-dir': dir}))
+    expect(fingerprints(m.caCerts)).toEqual([certOf(caA.cert).fingerprint256])
+    expect(m.problems).toEqual([])
+    expect(m.notes).toEqual([`tls-ca-cert-dir ${dir}: README, b-added-later.pem are not under a name openssl rehash gives (HASH.0): the node's OpenSSL does not look them up, and neither does this check (openssl rehash ${dir})`])
   })
 
   it('follows a symbolic link in a CA folder (c_rehash makes those)', async () => {
@@ -89,6 +104,7 @@ describe('readLocalMaterial', () => {
     const dir = join(root, 'cas')
     mkdirSync(dir)
     copyFileSync(caB.cert, join(dir, 'b.pem'))
+    execFileSync('openssl', ['rehash', dir])
     const file = join(root, 'bundle.pem')
     writeFileSync(file, readFileSync(caA.cert, 'utf8') + readFileSync(caB.cert, 'utf8'))
     const m = await readLocalMaterial(config({'tls-ca-cert-file': file, 'tls-ca-cert-dir': dir}))
@@ -175,6 +191,7 @@ describe('readLocalMaterial: relative paths', () => {
     copyFileSync(caA.cert, join(serverDir, 'tls', 'ca.crt'))
     mkdirSync(join(serverDir, 'cas'))
     copyFileSync(caB.cert, join(serverDir, 'cas', 'b.pem'))
+    execFileSync('openssl', ['rehash', join(serverDir, 'cas')])
     mkdirSync(join(cwd, 'tls'))
     copyFileSync(other.cert, join(cwd, 'tls', 'server.crt'))
     copyFileSync(other.key, join(cwd, 'tls', 'server.key'))
