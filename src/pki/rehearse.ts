@@ -101,7 +101,7 @@ export function checkName(leaf: X509Certificate, name: string): string | null {
   return matches ? null : `does not name ${name} (${leaf.subjectAltName ? `subjectAltName ${leaf.subjectAltName}` : 'no subjectAltName'})`
 }
 
-/** Every certificate of a chain file or CA bundle must be within its dates (Valkey 9.1 refuses a bundle holding an expired CA). */
+/** Every certificate of a chain file or CA bundle must be within its dates (Valkey with valkey#2999 refuses a bundle holding an expired CA). */
 export function outOfDate(certs: X509Certificate[], now: Date): Array<{cert: X509Certificate; why: 'expired' | 'not-yet-valid'}> {
   const out: Array<{cert: X509Certificate; why: 'expired' | 'not-yet-valid'}> = []
   for (const cert of certs) {

@@ -10,7 +10,7 @@ import type {Purpose, VerifyResult} from '../../pki/verify.js'
 export default class CertsVerify extends BaseCommand {
   static override summary = 'Check a certificate before a server loads it: dates, key, and the handshakes it must survive.'
 
-  static override description = `The checks "reload" makes before it lets a server load new files, offline. The certificate parses; it and every intermediate in the file are within their dates, the leaf for at least --min-days more; --key is its private key (an encrypted key is opened with the passphrase in VALKEY_TLS_KEY_PASSPHRASE, never shown); every CA in --cacert is within its dates (Valkey 9.1 refuses to load a bundle holding an expired CA).
+  static override description = `The checks "reload" makes before it lets a server load new files, offline. The certificate parses; it and every intermediate in the file are within their dates, the leaf for at least --min-days more; --key is its private key (an encrypted key is opened with the passphrase in VALKEY_TLS_KEY_PASSPHRASE, never shown); every CA in --cacert is within its dates (Valkey with valkey#2999 refuses to load a bundle holding an expired CA).
 
 Then the handshakes it must survive are rehearsed in-process with OpenSSL, nothing on the network: served to a client that verifies with --cacert (OpenSSL's purpose check for a server certificate: extendedKeyUsage, keyUsage, CA flags and dates of the whole chain, no partial chains), and presented to a server that verifies with --cacert (the purpose check for a client certificate). A Valkey server presents its server certificate as the client certificate of cluster-bus and replication links, so both are checked by default (--purpose). Each --host must be named by the certificate, as OpenSSL matches names.
 

@@ -372,14 +372,14 @@ describe('assessNode: dates of the CAs and intermediates', () => {
     const a = await assess(renewedTo(c.fresh, {ca: caWithExpired}))
     expect(a.decision).toBe('refused')
     expect(codes(a)).toEqual(['ca-expired'])
-    expect(a.reason).toMatch(/^the node's CAs \(tls-ca-cert-file .*a\+expired\.pem\) holds a CA that expired on .* \(CN=reload test CA caExpired .*\): Valkey 9\.1 refuses to load such a bundle$/)
+    expect(a.reason).toMatch(/^the node's CAs \(tls-ca-cert-file .*a\+expired\.pem\) holds a CA that expired on .* \(CN=reload test CA caExpired .*\): it verifies nothing, and Valkey with valkey#2999 refuses to load such a bundle$/)
   })
 
   it('refuses a CA not valid yet, and an expired CA in tls-ca-cert-dir', async () => {
     const notYet = await assess(renewedTo(c.fresh, {ca: caWithNotYet}))
     expect(notYet.decision).toBe('refused')
     expect(codes(notYet)).toEqual(['ca-not-yet-valid'])
-    expect(notYet.reason).toMatch(/holds a CA not valid before .*: Valkey 9\.1 refuses to load such a bundle$/)
+    expect(notYet.reason).toMatch(/holds a CA not valid before .*: it verifies nothing, and Valkey with valkey#2999 refuses to load such a bundle$/)
     const inDir = await assess(renewedTo(c.fresh, {ca: undefined, caDir: caDirWithExpired}))
     expect(inDir.decision).toBe('refused')
     expect(codes(inDir)).toEqual(['ca-expired'])
@@ -391,7 +391,7 @@ describe('assessNode: dates of the CAs and intermediates', () => {
       const a = await assess({served: c.fresh, cert: c.fresh.cert, key: c.fresh.key, ca})
       expect(a.decision).toBe('refused')
       expect(a.problems).toHaveLength(1)
-      expect(a.reason).toMatch(/^the certificate is unchanged, but the node's CAs .* Valkey 9\.1 refuses to load such a bundle: the next reload or restart would fail$/)
+      expect(a.reason).toMatch(/^the certificate is unchanged, but the node's CAs .* it verifies nothing, and Valkey with valkey#2999 refuses to load such a bundle: the next reload or restart would fail$/)
     }
   })
 
