@@ -18,6 +18,8 @@ export interface CheckOptions {
   deadlineMs: number
   /** With a client certificate: also try every node without one (see ProbeScope.anonymousProbe). */
   anonymousProbe?: boolean
+  /** Nodes it may connect to (the exporter's targets list); others, found by discovery, are failed without a connection. */
+  allow?: (node: Endpoint) => boolean
   onProgress?: (done: number, total: number) => void
   now?: Date
 }
@@ -42,7 +44,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
   const sockets = new Set<TLSSocket>()
   const scope: ProbeScope = {connection: {...connection, timeoutMs: Math.min(connection.timeoutMs, options.deadlineMs)}, warnDays: options.warnDays, now, sockets, deadline, anonymousProbe: options.anonymousProbe}
   const {results} = await runPool(targets, {
-    limit: options.concurrency, deadline, work: (target) => probeNode(target, scope),
+    limit: options.concurrency, deadline, work: async (target) => (options.allow && !options.allow(target) ? notAllowed(target) : probeNode(target, scope)),
     onDone: options.onProgress && ((_, done, total) => options.onProgress!(done, total)),
   })
   for (const socket of sockets) socket.destroy()
@@ -57,6 +59,10 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
     summary: {nodes: nodes.length, ok: count('ok'), warning: count('warning'), failed: count('failed'), findings: findings.length, durationMs: Date.now() - started},
     status: failed ? 'failed' : count('warning') > 0 || findings.length > 0 ? 'warning' : 'ok',
   }
+}
+
+function notAllowed(target: NodeTarget): NodeResult {
+  return {...emptyResult(target), error: 'not among the targets this probe may connect to (targets list): not connected', reason: 'not-allowed'}
 }
 
 function timedOut(target: NodeTarget, deadlineMs: number): NodeResult {

@@ -19,6 +19,7 @@ A probe ends before Prometheus gives up: within X-Prometheus-Scrape-Timeout-Seco
   static override examples = [
     {description: 'Probes with the CA and client certificate given here; Prometheus on the same machine.', command: 'valkey-tls exporter --listen 127.0.0.1:9470 --cacert /etc/valkey-tls/ca.crt --cert /etc/valkey-tls/monitor.crt --key /etc/valkey-tls/monitor.key'},
     {description: 'Named modules from a config file (see examples/exporter.yml).', command: 'valkey-tls exporter --listen 127.0.0.1:9470 --config /etc/valkey-tls/exporter.yml'},
+    {description: 'Only servers of one network and one domain: other targets get 403, and discovery never leads a probe (and its password) elsewhere.', command: 'valkey-tls exporter --listen 127.0.0.1:9470 --cacert ca.crt --cert monitor.crt --key monitor.key --allow-target 10.0.0.0/8 --allow-target "*.valkey.internal:6379"'},
     {description: 'What Prometheus asks (the scrape config relabels its targets into ?target=).', command: 'curl \'http://127.0.0.1:9470/probe?target=10.0.0.5:6379&module=cluster-mtls\''},
   ]
 
@@ -26,7 +27,8 @@ A probe ends before Prometheus gives up: within X-Prometheus-Scrape-Timeout-Seco
 
   static override flags = {
     listen: Flags.string({summary: 'Address to serve HTTP on, HOST:PORT (IPv6 as [addr]:port; port 0 lets the system choose, printed at start).', required: true}),
-    config: Flags.string({summary: 'YAML file of named modules (modules: NAME: {cacert, cert, key, sni, insecure, user, password_env | password_file, timeout, deadline, warn_days, concurrency, sentinel, anonymous_probe}).'}),
+    config: Flags.string({summary: 'YAML file of named modules (modules: NAME: {cacert, cert, key, sni, insecure, user, password_env | password_file, timeout, deadline, warn_days, concurrency, sentinel, anonymous_probe, targets}).'}),
+    'allow-target': Flags.string({summary: 'Probe only these servers, HOST[:PORT] (a name, *.domain, an IP or a network such as 10.0.0.0/8; repeatable); a module\'s targets: replaces it. Others get 403, discovered ones are not connected to.', multiple: true}),
     'max-probes': Flags.integer({summary: 'Probes run at the same time; as many more may wait for a turn.', default: 8, min: 1, max: 256}),
     concurrency: Flags.integer({summary: 'Nodes one probe checks at the same time.', default: 64, min: 1, max: 4096}),
     'warn-days': Flags.integer({summary: 'Warn about certificates that expire within this many days.', default: 30, min: 0}),
@@ -46,13 +48,20 @@ A probe ends before Prometheus gives up: within X-Prometheus-Scrape-Timeout-Seco
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Exporter)
-    const [{resolveConnection}, {loadExporterConfig}, {buildModules, connectionFor, moduleWarnings}, {parseListenAddress}, {startExporter}] = await Promise.all([
-      import('../flags/resolve.js'), import('../exporter/config.js'), import('../exporter/modules.js'), import('../exporter/request.js'), import('../exporter/server.js'),
+    const [{resolveConnection}, {loadExporterConfig}, {buildModules, connectionFor, moduleWarnings}, {parseListenAddress}, {startExporter}, {parseTargetRule}] = await Promise.all([
+      import('../flags/resolve.js'), import('../exporter/config.js'), import('../exporter/modules.js'), import('../exporter/request.js'), import('../exporter/server.js'), import('../exporter/allow.js'),
     ])
     const listen = parseListenAddress(flags.listen)
+    const targets = flags['allow-target']?.map((raw) => {
+      try {
+        return parseTargetRule(raw)
+      } catch (error) {
+        throw usageError(`--allow-target: ${(error as Error).message}`)
+      }
+    })
     const defaults = await resolveConnection(flags, 'the exporter\'s default module')
     const config = flags.config === undefined ? undefined : await loadExporterConfig(flags.config)
-    const modules = buildModules({flags, password: defaults.password, deadlineMs: flags.deadline * 1000, warnDays: flags['warn-days'], concurrency: flags.concurrency}, config)
+    const modules = buildModules({flags, password: defaults.password, deadlineMs: flags.deadline * 1000, warnDays: flags['warn-days'], concurrency: flags.concurrency, targets}, config)
     // Every module's files and password, read once now: a mistake shows at start, not at the first scrape.
     for (const module of modules.values()) await connectionFor(module, {host: '127.0.0.1', port: 6379})
 

@@ -5,6 +5,7 @@ import {LineCounter, parseDocument} from 'yaml'
 
 import {inputError} from '../errors.js'
 import {readInputFile} from '../fsutil/read.js'
+import {parseTargetRule, type TargetRule} from './allow.js'
 
 /**
  * The exporter's config file (`--config`): named modules, each a way of connecting that
@@ -18,6 +19,7 @@ import {readInputFile} from '../fsutil/read.js'
  *         user: monitor
  *         password_file: /run/credentials/valkey-tls-exporter.service/valkey-password
  *         timeout: 5
+ *         targets: [10.0.0.0/8, "*.valkey.internal:6379"]
  *
  * A key a module leaves out takes the command line's value (its connection flags are the defaults);
  * `null` says "none", even where the command line has one (`cert: null` probes without a certificate).
@@ -46,6 +48,8 @@ export interface ModuleConfig {
   sentinel?: boolean
   /** With a client certificate: also try every node without one (check --anonymous-probe). */
   anonymousProbe?: boolean
+  /** The only servers it may probe and connect to (allow.ts); undefined takes the command line's --allow-target. */
+  targets?: TargetRule[]
 }
 
 export interface ExporterConfig {
@@ -59,7 +63,7 @@ const MODULE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
 /** An environment variable's name, as POSIX shells accept it. */
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
-const MODULE_KEYS = ['cacert', 'cert', 'key', 'sni', 'insecure', 'user', 'password_env', 'password_file', 'timeout', 'deadline', 'warn_days', 'concurrency', 'sentinel', 'anonymous_probe'] as const
+const MODULE_KEYS = ['cacert', 'cert', 'key', 'sni', 'insecure', 'user', 'password_env', 'password_file', 'timeout', 'deadline', 'warn_days', 'concurrency', 'sentinel', 'anonymous_probe', 'targets'] as const
 
 export async function loadExporterConfig(path: string): Promise<ExporterConfig> {
   const text = (await readInputFile(path, '--config')).toString('utf8')
@@ -142,6 +146,16 @@ function parseModule(body: unknown, where: string, baseDir: string, fail: (where
     if (body[key] === undefined) continue
     if (typeof body[key] !== 'boolean') throw fail(at(key), 'must be true or false')
     module[flag] = body[key]
+  }
+  if (body.targets !== undefined) {
+    if (!Array.isArray(body.targets) || body.targets.length === 0 || !body.targets.every((t) => typeof t === 'string')) {
+      throw fail(at('targets'), 'must be a list of HOST[:PORT] rules (a name, *.domain, an IP address or a network such as 10.0.0.0/8)')
+    }
+    try {
+      module.targets = (body.targets as string[]).map(parseTargetRule)
+    } catch (error) {
+      throw fail(at('targets'), (error as Error).message)
+    }
   }
   module.auth = parseAuth(body, where, baseDir, fail)
   return module

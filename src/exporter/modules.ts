@@ -2,6 +2,7 @@ import {inputError} from '../errors.js'
 import {type ConnectionFlagValues, resolveTls} from '../flags/resolve.js'
 import {readInputFile} from '../fsutil/read.js'
 import {type ConnectOptions, type Endpoint, fixedPassword, type PasswordSupplier} from '../transport/options.js'
+import type {TargetRule} from './allow.js'
 import {COMMAND_LINE_MODULE, type ExporterConfig, type ModuleConfig, type PasswordSource} from './config.js'
 
 /**
@@ -32,6 +33,8 @@ export interface ProbeModule {
   /** Targets are Sentinels (discovery from SENTINEL MASTERS). */
   sentinel: boolean
   anonymousProbe: boolean
+  /** The only servers it may probe (allow.ts); undefined: any. */
+  targets?: TargetRule[]
 }
 
 /** The command line's settings: connection flags (resolved once, at start) and the probe flags. */
@@ -42,6 +45,8 @@ export interface CommandLineDefaults {
   deadlineMs: number
   warnDays: number
   concurrency: number
+  /** --allow-target. */
+  targets?: TargetRule[]
 }
 
 /** Every module by name: the command line's as `default`, then the config file's, each over the defaults. */
@@ -65,6 +70,7 @@ export function buildModules(defaults: CommandLineDefaults, config: ExporterConf
     concurrency: defaults.concurrency,
     sentinel: false,
     anonymousProbe: false,
+    targets: defaults.targets,
   }
   const modules = new Map<string, ProbeModule>([[base.name, base]])
   for (const [name, module] of config?.modules ?? []) modules.set(name, overlay(base, name, module))
@@ -91,6 +97,7 @@ function overlay(base: ProbeModule, name: string, module: ModuleConfig): ProbeMo
     concurrency: module.concurrency ?? base.concurrency,
     sentinel: module.sentinel ?? base.sentinel,
     anonymousProbe: module.anonymousProbe ?? base.anonymousProbe,
+    targets: module.targets ?? base.targets,
   }
 }
 
@@ -134,5 +141,8 @@ async function passwordOf(module: ProbeModule): Promise<PasswordSupplier | undef
 /** Warnings about a module worth printing at start (they are not errors). */
 export function moduleWarnings(module: ProbeModule): string[] {
   // Targets come from whoever can reach /probe: unverified, a password goes to any server claiming to be one.
-  return module.insecure && module.password.kind !== 'none' ? [`module ${module.name}: insecure with a password sends the password to any server a probe names, unverified`] : []
+  const warnings = module.insecure && module.password.kind !== 'none' ? [`module ${module.name}: insecure with a password sends the password to any server a probe names, unverified`] : []
+  const secrets = [...(module.password.kind === 'none' ? [] : ['password']), ...(module.cert ? ['client certificate'] : [])]
+  if (module.targets === undefined && secrets.length > 0) warnings.push(`module ${module.name}: no targets list (--allow-target, or targets: in the config): its ${secrets.join(' and ')} ${secrets.length > 1 ? 'go' : 'goes'} to any server a /probe request names`)
+  return warnings
 }

@@ -6,6 +6,8 @@ import {type CheckOptions, type CheckReport, runCheck} from '../check/run.js'
 import {ValkeyTlsError} from '../errors.js'
 import {renderPrometheus} from '../report/prometheus.js'
 import {type Endpoint, formatAddress} from '../transport/options.js'
+import {displayText} from '../x509/text.js'
+import {allowedBy} from './allow.js'
 import {ProbeLimiter} from './limiter.js'
 import {ExporterMetrics, type Handler, HANDLERS} from './metrics.js'
 import {connectionFor, type ProbeModule} from './modules.js'
@@ -77,6 +79,11 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
     }
     const {module, target, deadline} = request
     const fields = {target: formatAddress(target), module: module.name}
+    if (!allowedBy(module.targets, target)) {
+      log('debug', 'probe refused', {...fields, status: 403, reason: 'not among the module\'s targets'})
+      send(req, res, '/probe', 403, `target ${displayText(formatAddress(target))} is not among module ${module.name}'s targets (--allow-target, or targets: in the config)\n`)
+      return
+    }
     const slot = await limiter.acquire(deadline - MIN_PROBE_MS)
     if (typeof slot === 'string') {
       metrics.probed(module.name, 'rejected', 0)
@@ -88,7 +95,8 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
     let checking: Promise<CheckReport> | undefined
     try {
       const connection = await connectionFor(module, target)
-      checking = check({connection, sentinel: module.sentinel, anonymousProbe: module.anonymousProbe, warnDays: module.warnDays, concurrency: module.concurrency, deadlineMs: Math.max(1, deadline - Date.now())})
+      const allow = module.targets && ((node: Endpoint) => allowedBy(module.targets, node))
+      checking = check({connection, sentinel: module.sentinel, anonymousProbe: module.anonymousProbe, warnDays: module.warnDays, concurrency: module.concurrency, deadlineMs: Math.max(1, deadline - Date.now()), allow})
       let report = await settledBy(checking, deadline)
       if (!report) {
         // The check bounds its own steps; should one still run late, Prometheus gets a failure in time, not a timeout.

@@ -24,6 +24,7 @@ describe('parse errors', () => {
     ['a flag without its value', ['certs', 'gen', '--out'], /^Error: Flag --out expects a value \(see --help\)$/],
     ['a number that is not one', ['check', '--port', 'abc'], /^Error: --port: Expected an integer but received: abc \(see --help\)$/],
     ['an argument too many', ['whoami', 'a.crt', 'b.crt'], /^Error: Unexpected argument: b\.crt \(see --help\)$/],
+    ['a target rule that is none', ['exporter', '--listen', '127.0.0.1:0', '--allow-target', '10.0.0.0/33'], /^Error: --allow-target: target rule "10\.0\.0\.0\/33": \/33 is not a prefix length for IPv4$/],
   ])('%s: %j', async (_kind, args, message) => {
     const result = await runCli(args)
     expectOneLineError(result, 2, message)

@@ -106,6 +106,7 @@ beforeAll(async () => {
   config.modules.anonymous = {cacert: 'ca.crt', cert: null, key: null, user: null}
   config.modules['wrong-password'] = {user: 'monitor', password_file: 'wrong.password'}
   config.modules.sentinels = {sentinel: true}
+  config.modules['only-seed'] = {targets: [seed]}
   writeFileSync(join(etc, 'exporter.yml'), stringify(config))
 
   const port = await freePort(false)
@@ -298,9 +299,23 @@ describe('the exporter at its edges', () => {
     const bad = await probe('target=not%20a%20host')
     expect([bad.status, await bad.text()]).toEqual([400, 'target "not a host" is not HOST:PORT (IPv6 as [addr]:port)\n'])
     const unknown = await probe(`target=${seed}&module=nope`)
-    expect([unknown.status, await unknown.text()]).toEqual([400, 'unknown module "nope" (known: default, cluster-mtls, anonymous, wrong-password, sentinels)\n'])
+    expect([unknown.status, await unknown.text()]).toEqual([400, 'unknown module "nope" (known: default, cluster-mtls, anonymous, wrong-password, sentinels, only-seed)\n'])
     expect((await fetch(`${edgeUrl}/probe?target=${seed}`, {method: 'POST'})).status).toBe(405)
     expect((await fetch(`${edgeUrl}/nothing`)).status).toBe(404)
+  })
+
+  it('a targets list: another target is refused with 403 and never connected to; discovered nodes outside it are failed, not connected', async () => {
+    const connections = () => new Promise<number>((resolve) => hang.getConnections((_, n) => resolve(n)))
+    const before = await connections()
+    const refused = await probe(`target=${hangTarget()}&module=only-seed`)
+    expect([refused.status, await refused.text()]).toEqual([403, `target ${hangTarget()} is not among module only-seed's targets (--allow-target, or targets: in the config)\n`])
+    expect(await connections()).toBe(before)
+    const body = await (await probe(`target=${seed}&module=only-seed`, '3')).text()
+    expect(body).toMatch(/^valkey_tls_discovery_success 1$/m)
+    expect(body).toMatch(/^valkey_tls_probe_success 0$/m)
+    expect(body).toMatch(new RegExp(`^valkey_tls_port_success\\{node="${seed}",port_type="client"\\} 1$`, 'm'))
+    expect(body.match(/^valkey_tls_port_failure_info\{node="[^"]+",port_type="client",reason="not-allowed"\} 1$/gm)).toHaveLength(5)
+    await expectClean(body)
   })
 
   it('a module with sentinel: true discovers from a Sentinel: the primary, its replica and the sentinel, each checked', async () => {

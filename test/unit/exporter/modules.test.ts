@@ -3,6 +3,7 @@ import {join} from 'node:path'
 
 import {afterEach, beforeAll, describe, expect, it} from 'vitest'
 
+import {parseTargetRule} from '../../../src/exporter/allow.js'
 import {parseExporterConfig} from '../../../src/exporter/config.js'
 import {buildModules, type CommandLineDefaults, connectionFor, moduleWarnings} from '../../../src/exporter/modules.js'
 import {fixedPassword} from '../../../src/transport/options.js'
@@ -85,8 +86,14 @@ describe('exporter modules', () => {
     expect((error as Error).message).not.toMatch(/from-the-environment/)
   })
 
-  it('warns about insecure modules that send a password', () => {
-    expect(moduleWarnings(modules.get('lab')!)).toEqual(['module lab: insecure with a password sends the password to any server a probe names, unverified'])
-    expect(moduleWarnings(modules.get('default')!)).toEqual([])
+  it('warns about insecure modules that send a password, and about credentials without a targets list', () => {
+    const open = (name: string, what: string) => `module ${name}: no targets list (--allow-target, or targets: in the config): its ${what} to any server a /probe request names`
+    expect(moduleWarnings(modules.get('lab')!)).toEqual(['module lab: insecure with a password sends the password to any server a probe names, unverified', open('lab', 'password and client certificate go')])
+    expect(moduleWarnings(modules.get('default')!)).toEqual([open('default', 'password and client certificate go')])
+    expect(moduleWarnings(modules.get('anonymous')!)).toEqual([]) // nothing to give away
+    const listed = buildModules({...defaults, targets: [parseTargetRule('127.0.0.1')]}, parseExporterConfig('modules:\n  own: {targets: [10.0.0.0/8]}\n  inherits: {}\n', {source: 'x', baseDir: dir}))
+    expect([...listed.values()].map((m) => [m.name, m.targets?.map((t) => t.text), moduleWarnings(m)])).toEqual([
+      ['default', ['127.0.0.1'], []], ['own', ['10.0.0.0/8'], []], ['inherits', ['127.0.0.1'], []],
+    ])
   })
 })
