@@ -14,7 +14,7 @@ export default class Exporter extends BaseCommand {
 
 The connection flags given here are the defaults (module "default"); a --config file (YAML) defines named modules with their own CA, client certificate, user, password source and timeouts, each key left out taken from the command line. Passwords never appear on the command line or in the config file: the defaults' comes from --password-command (run for every connection a probe makes), VALKEY_TLS_PASSWORD (or VALKEYCLI_AUTH, REDISCLI_AUTH) or --askpass; a module names an environment variable (password_env) or a file (password_file). Files are read again at every probe, so renewed certificates and rotated passwords need no restart.
 
-A probe ends before Prometheus gives up: within X-Prometheus-Scrape-Timeout-Seconds less --timeout-offset, and never after the module's deadline (--deadline). At most --max-probes run at once; as many more wait while their deadline allows, and the rest are answered 503. SIGTERM (or SIGINT) stops gracefully: no new connections, running probes are answered, then exit 0; a second signal exits at once.`
+A probe ends before Prometheus gives up: within X-Prometheus-Scrape-Timeout-Seconds less --timeout-offset, and never after the module's deadline (--deadline). At most --max-probes run at once; as many more wait while their deadline allows, and the rest are answered 503. SIGTERM (or SIGINT) stops gracefully: no new connections, running probes are answered, then exit 0; a second signal exits at once. SIGHUP reads --config again: new and changed modules apply to the next probes; a file that does not load leaves the modules as they were (logged).`
 
   static override examples = [
     {description: 'Probes with the CA and client certificate given here; Prometheus on the same machine.', command: 'valkey-tls exporter --listen 127.0.0.1:9470 --cacert /etc/valkey-tls/ca.crt --cert /etc/valkey-tls/monitor.crt --key /etc/valkey-tls/monitor.key'},
@@ -60,10 +60,14 @@ A probe ends before Prometheus gives up: within X-Prometheus-Scrape-Timeout-Seco
       }
     })
     const defaults = await resolveConnection(flags, 'the exporter\'s default module')
-    const config = flags.config === undefined ? undefined : await loadExporterConfig(flags.config)
-    const modules = buildModules({flags, password: defaults.password, deadlineMs: flags.deadline * 1000, warnDays: flags['warn-days'], concurrency: flags.concurrency, targets}, config)
-    // Every module's files and password, read once now: a mistake shows at start, not at the first scrape.
-    for (const module of modules.values()) await connectionFor(module, {host: '127.0.0.1', port: 6379})
+    const loadModules = async () => {
+      const config = flags.config === undefined ? undefined : await loadExporterConfig(flags.config)
+      const built = buildModules({flags, password: defaults.password, deadlineMs: flags.deadline * 1000, warnDays: flags['warn-days'], concurrency: flags.concurrency, targets}, config)
+      // Every module's files and password, read once now: a mistake shows at start (or at the reload), not at the first scrape.
+      for (const module of built.values()) await connectionFor(module, {host: '127.0.0.1', port: 6379})
+      return built
+    }
+    const modules = await loadModules()
 
     const debug = flags['log-level'] === 'debug'
     const log = (level: string, message: string, fields: Record<string, string | number> = {}) => {
@@ -82,6 +86,23 @@ A probe ends before Prometheus gives up: within X-Prometheus-Scrape-Timeout-Seco
     const {formatAddress} = await import('../transport/options.js')
     log('info', 'listening', {address: `http://${formatAddress(exporter.address)}`, modules: [...modules.keys()].join(','), max_probes: flags['max-probes']})
 
+    // SIGHUP: the config file again (files and passwords are read at every probe anyway). A file that does not
+    // load leaves the modules as they were; reloads run one after the other.
+    let reloading = Promise.resolve()
+    const onHangup = () => {
+      reloading = reloading.then(async () => {
+        try {
+          const next = await loadModules()
+          for (const module of next.values()) for (const warning of moduleWarnings(module)) log('warn', warning)
+          exporter.reload(next)
+          log('info', 'configuration reloaded', {modules: [...next.keys()].join(',')})
+        } catch (error) {
+          log('warn', 'configuration not reloaded: the modules stay as they were', {reason: (error as Error).message.split('\n')[0]!})
+        }
+      })
+    }
+    process.on('SIGHUP', onHangup)
+
     const stopped = new Promise<'graceful' | 'forced'>((resolve) => {
       let signals = 0
       const onSignal = (signal: NodeJS.Signals) => {
@@ -97,6 +118,7 @@ A probe ends before Prometheus gives up: within X-Prometheus-Scrape-Timeout-Seco
       process.on('SIGTERM', onSignal).on('SIGINT', onSignal)
     })
     const how = await stopped
+    process.off('SIGHUP', onHangup)
     log('info', how === 'graceful' ? 'stopped' : 'stopped without waiting for running probes')
     // Graceful: nothing is left running. Forced: probes still hold sockets until their deadlines; do not wait for them.
     if (how === 'forced') this.exit(1)

@@ -23,9 +23,17 @@ export class ExporterMetrics {
   private readonly requests = new Map<string, number>()
   private readonly startedAt = Date.now() / 1000 - process.uptime()
 
-  constructor(private readonly modules: string[], private readonly version: string) {
-    // Every module's series exist from the start, at 0: rate() and alerts see the first probe.
+  private modules: string[] = []
+
+  constructor(modules: string[], private readonly version: string) {
+    this.addModules(modules)
+  }
+
+  /** Every module's series exist from the start (or from the reload that adds it), at 0: rate() and alerts see the first probe. */
+  addModules(modules: string[]): void {
+    this.modules = modules
     for (const module of modules) {
+      if (this.durations.has(module)) continue
       for (const outcome of OUTCOMES) this.probes.set(key({module, outcome}), 0)
       this.durations.set(module, {sum: 0, count: 0})
     }
@@ -65,7 +73,7 @@ export class ExporterMetrics {
     family('valkey_tls_exporter_probes_running', 'gauge', 'Probes running now.', [[{}, gauges.running]])
     family('valkey_tls_exporter_probes_waiting', 'gauge', 'Probes waiting for one of the running ones to finish.', [[{}, gauges.queued]])
     family('valkey_tls_exporter_probes_limit', 'gauge', 'Most probes run at once (--max-probes).', [[{}, gauges.limit]])
-    family('valkey_tls_exporter_modules', 'gauge', 'Modules known, the command line\'s included.', [[{}, this.modules.length]])
+    family('valkey_tls_exporter_modules', 'gauge', 'Modules known now, the command line\'s included.', [[{}, this.modules.length]])
     if (this.requests.size > 0) family('valkey_tls_exporter_http_requests_total', 'counter', 'HTTP requests answered, by handler and status code.', [...this.requests].map(([k, v]) => [parseKey(k), v]))
     const usage = process.cpuUsage()
     family('process_cpu_seconds_total', 'counter', 'Total user and system CPU time spent in seconds.', [[{}, Number(((usage.user + usage.system) / 1e6).toFixed(6))]])

@@ -47,16 +47,19 @@ export interface Exporter {
   close(): Promise<void>
   /** Closes every connection now (a second SIGTERM). */
   destroy(): void
+  /** Probes from now on use these modules (SIGHUP, the config file read again); running probes keep theirs. */
+  reload(modules: Map<string, ProbeModule>): void
 }
 
 /** Serves `/probe` (a check per request, rendered for Prometheus), `/metrics` (the exporter's own), `/` and `/-/healthy`. */
 export async function startExporter(options: ExporterOptions): Promise<Exporter> {
-  const {modules, log} = options
+  const {log} = options
+  let {modules} = options
   const check = options.check ?? runCheck
   const render = options.render ?? renderPrometheus
   const limiter = new ProbeLimiter(options.maxProbes, options.maxProbes)
   const metrics = new ExporterMetrics([...modules.keys()], options.version)
-  const longestProbeMs = Math.max(...[...modules.values()].map((m) => m.deadlineMs))
+  let longestProbeMs = Math.max(...[...modules.values()].map((m) => m.deadlineMs))
   let closing: Promise<void> | undefined
 
   const send = (req: IncomingMessage, res: ServerResponse, handler: Handler, status: number, body: string, type = 'text/plain; charset=utf-8', extra: Record<string, string> = {}) => {
@@ -188,6 +191,12 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
     },
     destroy() {
       server.closeAllConnections()
+    },
+    reload(next) {
+      modules = next
+      metrics.addModules([...next.keys()])
+      longestProbeMs = Math.max(...[...next.values()].map((m) => m.deadlineMs))
+      server.requestTimeout = longestProbeMs + 10_000
     },
   }
 }

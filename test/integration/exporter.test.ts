@@ -338,6 +338,38 @@ describe('the exporter at its edges', () => {
     await expectClean(body)
   }, 90_000)
 
+  it('SIGHUP reads the config again: a new module is served; a broken file changes nothing', async () => {
+    const dir = join(root, 'hup')
+    mkdirSync(dir, {recursive: true})
+    const file = join(dir, 'exporter.yml')
+    writeFileSync(file, 'modules:\n  first: {timeout: 1}\n')
+    const port = await freePort(false)
+    const hup = await TestProcess.start('exporter-hup', process.execPath, [BIN, 'exporter', '--listen', `127.0.0.1:${port}`, '--config', file, '--deadline', '2',
+      '--cacert', join(etc, 'ca.crt'), '--allow-target', '127.0.0.1'], root, port)
+    const url = `http://127.0.0.1:${port}`
+    await waitForHttp(`${url}/-/healthy`, hup)
+    const status = async (module: string) => (await fetch(`${url}/probe?target=${hangTarget()}&module=${module}`, {headers: {'X-Prometheus-Scrape-Timeout-Seconds': '1'}})).status
+    const logged = async (text: string) => {
+      for (let i = 0; i < 100 && !hup.printed.includes(text); i++) await sleep(50)
+      return hup.printed.includes(text)
+    }
+    try {
+      expect([await status('first'), await status('second')]).toEqual([200, 400])
+      writeFileSync(file, 'modules:\n  first: {timeout: 1}\n  second: {timeout: 1, targets: [10.0.0.0/8]}\n')
+      hup.signal('SIGHUP')
+      expect(await logged('msg="configuration reloaded" modules=default,first,second')).toBe(true)
+      expect([await status('first'), await status('second')]).toEqual([200, 403]) // second's own targets: 127.0.0.1 is not among them
+      expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^valkey_tls_exporter_probes_total\{module="second",outcome="ok"\} 0$/m)
+      writeFileSync(file, 'modules:\n  first: {timeout: [not, a, number]}\n')
+      hup.signal('SIGHUP')
+      expect(await logged('msg="configuration not reloaded: the modules stay as they were"')).toBe(true)
+      expect([await status('first'), await status('second')]).toEqual([200, 403])
+      expect(hup.exitStatus()).toBeUndefined()
+    } finally {
+      hup.signal('SIGTERM')
+    }
+  })
+
   it('SIGTERM: the running probe is still answered, new connections are refused, exit 0', async () => {
     const running = probe(`target=${hangTarget()}`, '2')
     await new Promise((r) => setTimeout(r, 300))
