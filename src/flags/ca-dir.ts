@@ -6,7 +6,7 @@ import {readInputFile} from '../fsutil/read.js'
 import {displayText} from '../x509/text.js'
 
 /** The names `openssl rehash` (c_rehash) gives certificates: the subject-name hash and a number (CRLs are HASH.rN). */
-const HASHED_CERTIFICATE = /^[0-9a-f]{8}\.\d+$/
+export const HASHED_CERTIFICATE = /^[0-9a-f]{8}\.\d+$/
 /** Most files and bytes read from one folder: a CA folder holds a few certificates, a system one a few hundred. */
 export const MAX_CA_DIR_FILES = 2000
 export const MAX_CA_DIR_BYTES = 16 * 1024 * 1024

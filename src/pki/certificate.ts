@@ -1,10 +1,8 @@
-import {toPem} from './pem.js'
 import {derFingerprint256} from './fingerprint.js'
-import {readCertificateFields, rawExtensionsOf, tbsParts, type CertificateFields, type RawExtension} from '../x509/certificate.js'
-import {readTlv} from '../x509/der.js'
-import {readRawNames} from '../x509/raw-names.js'
+import {toPem} from './pem.js'
+import {EXTENSION, readCertificateFields, rawExtensionsOf, tbsParts, type CertificateFields, type RawExtension} from '../x509/certificate.js'
+import {type RawCertificateNames, readRawNames} from '../x509/raw-names.js'
 import {displayBytes, formatIp, nameInDerOrder} from '../x509/text.js'
-import {EXT} from './encode.js'
 
 /**
  * A certificate this tool issues with or signs (pki/issue.ts): the DER, and what is read back from it with the
@@ -26,6 +24,7 @@ export class Certificate {
   readonly fields: CertificateFields
   readonly extensions: RawExtension[]
   readonly fingerprint256: string
+  private readonly names: RawCertificateNames
 
   constructor(der: Uint8Array) {
     this.der = Buffer.from(der)
@@ -34,7 +33,8 @@ export class Certificate {
     this.extensions = rawExtensionsOf(fields)
     this.subjectDer = Buffer.from(subject)
     this.spki = Buffer.from(spki)
-    this.subject = nameInDerOrder(readRawNames(this.der).subject)
+    this.names = readRawNames(this.der)
+    this.subject = nameInDerOrder(this.names.subject)
     this.serialNumber = Buffer.from(this.fields.serialNumber).toString('hex')
     this.notBefore = this.fields.notBefore
     this.notAfter = this.fields.notAfter
@@ -44,14 +44,13 @@ export class Certificate {
 
   /** The subjectKeyIdentifier (what an authorityKeyIdentifier of a certificate this one signs names). */
   get keyId(): Buffer | undefined {
-    const value = this.extensions.find((e) => e.oid === EXT.subjectKeyIdentifier)?.value
-    return value ? Buffer.from(readTlv(value).value) : undefined
+    return this.names.subjectKeyId ? Buffer.from(this.names.subjectKeyId) : undefined
   }
 
   /** subjectAltName entries by type; undefined without the extension. */
   get altNames(): {dnsNames: string[]; ipAddresses: string[]; uris: string[]} | undefined {
-    if (!this.extensions.some((e) => e.oid === EXT.subjectAltName)) return undefined
-    const names = readRawNames(this.der).subjectAltNames
+    if (!this.extensions.some((e) => e.oid === EXTENSION.subjectAltName)) return undefined
+    const names = this.names.subjectAltNames
     const of = (type: 'dns' | 'uri') => names.flatMap((n) => (n.type === type ? [displayBytes(n.value)] : []))
     return {dnsNames: of('dns'), ipAddresses: names.flatMap((n) => (n.type === 'ip' ? [formatIp(n.value)] : [])), uris: of('uri')}
   }

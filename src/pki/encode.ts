@@ -6,17 +6,9 @@
 import {createHash, type KeyObject, sign} from 'node:crypto'
 
 import {inputError} from '../errors.js'
+import {EXTENSION} from '../x509/certificate.js'
 import {childrenOf, expectUniversal, readTlv, Tag} from '../x509/der.js'
 import {bitString, boolean, directoryString, explicit, implicit, namedBits, octetString, oid, sequence, set, smallInteger, time, tlv, unsignedInteger} from '../x509/der-write.js'
-
-export const EXT = {
-  basicConstraints: '2.5.29.19',
-  keyUsage: '2.5.29.15',
-  extendedKeyUsage: '2.5.29.37',
-  subjectKeyIdentifier: '2.5.29.14',
-  authorityKeyIdentifier: '2.5.29.35',
-  subjectAltName: '2.5.29.17',
-} as const
 
 export const EKU = {serverAuth: '1.3.6.1.5.5.7.3.1', clientAuth: '1.3.6.1.5.5.7.3.2'} as const
 
@@ -81,17 +73,17 @@ export function extension(id: string, critical: boolean, value: Uint8Array): Buf
   return sequence(oid(id), ...(critical ? [boolean(true)] : []), octetString(value))
 }
 
-export const basicConstraints = (ca: boolean): Buffer => extension(EXT.basicConstraints, true, sequence(...(ca ? [boolean(true)] : [])))
-export const keyUsage = (bits: number[]): Buffer => extension(EXT.keyUsage, true, namedBits(bits))
-export const extendedKeyUsage = (purposes: string[]): Buffer => extension(EXT.extendedKeyUsage, false, sequence(...purposes.map(oid)))
-export const subjectKeyIdentifier = (keyId: Uint8Array): Buffer => extension(EXT.subjectKeyIdentifier, false, octetString(keyId))
-export const authorityKeyIdentifier = (keyId: Uint8Array): Buffer => extension(EXT.authorityKeyIdentifier, false, sequence(implicit(0, keyId)))
+export const basicConstraints = (ca: boolean): Buffer => extension(EXTENSION.basicConstraints, true, sequence(...(ca ? [boolean(true)] : [])))
+export const keyUsage = (bits: number[]): Buffer => extension(EXTENSION.keyUsage, true, namedBits(bits))
+export const extendedKeyUsage = (purposes: string[]): Buffer => extension(EXTENSION.extendedKeyUsage, false, sequence(...purposes.map(oid)))
+export const subjectKeyIdentifier = (keyId: Uint8Array): Buffer => extension(EXTENSION.subjectKeyIdentifier, false, octetString(keyId))
+export const authorityKeyIdentifier = (keyId: Uint8Array): Buffer => extension(EXTENSION.authorityKeyIdentifier, false, sequence(implicit(0, keyId)))
 
 export type AltName = {type: 'dns' | 'uri'; value: string} | {type: 'ip'; value: string}
 
 /** subjectAltName: dNSName [2], uniformResourceIdentifier [6] (IA5String), iPAddress [7] (4 or 16 bytes). */
 export function subjectAltName(names: AltName[]): Buffer {
-  return extension(EXT.subjectAltName, false, sequence(...names.map((n) => {
+  return extension(EXTENSION.subjectAltName, false, sequence(...names.map((n) => {
     if (n.type === 'ip') return implicit(7, ipBytes(n.value))
     return implicit(n.type === 'dns' ? 2 : 6, Buffer.from(n.value, 'latin1')) // IA5String content (ASCII, checked in names.ts)
   })))

@@ -3,7 +3,7 @@ import {type CertificateIdentity, describeCertificate} from '../identity/describ
 import {candidates, certificateProblems} from '../identity/predict.js'
 import {displayBytes} from '../x509/text.js'
 import {parseCertificates} from './parse.js'
-import {EXT} from './encode.js'
+import {EXTENSION} from '../x509/certificate.js'
 
 /** `certs inspect`: whoami's offline identity of any certificate, plus what a CA or server certificate adds. */
 export interface InspectResult extends Omit<CertificateIdentity, 'raw'> {
@@ -24,7 +24,7 @@ export async function inspectCertificate(path: string, now = new Date()): Promis
   const cert = certificates[0]!
   const {raw, ...identity} = describeCertificate(cert, path, now)
   const constraints = cert.fields.basicConstraints
-  const critical = cert.extensions.find((e) => e.oid === EXT.basicConstraints)?.critical ?? false
+  const critical = cert.extensions.find((e) => e.oid === EXTENSION.basicConstraints)?.critical ?? false
   return {
     file: path,
     certificates: certificates.length,

@@ -5,6 +5,7 @@ import {isAbsolute, join, resolve} from 'node:path'
 
 import {describeSystemError, ValkeyTlsError} from '../errors.js'
 import {displayText} from '../x509/text.js'
+import {HASHED_CERTIFICATE} from '../flags/ca-dir.js'
 import {readInputFile} from '../fsutil/read.js'
 import {parseNodeCertificates} from '../pki/read-certificates.js'
 import {toPem} from '../pki/pem.js'
@@ -29,8 +30,6 @@ export interface LocalMaterial {
 const MAX_DIR_FILES = 1000
 /** The names OpenSSL's hashed-folder lookup opens: <subject hash>.<n> (and .r<n> for CRLs). */
 const HASH_NAME = /^[0-9a-f]{8}\.r?\d+$/
-/** Of those, the certificates (what `openssl rehash` names them). */
-const HASHED_CERTIFICATE = /^[0-9a-f]{8}\.\d+$/
 
 export async function readLocalMaterial(config: NodeTlsConfig): Promise<LocalMaterial> {
   const material: LocalMaterial = {reads: {}, caCerts: [], problems: [], notes: []}

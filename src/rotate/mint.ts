@@ -1,6 +1,7 @@
 import {type LoadedCa} from '../pki/ca.js'
 import {Certificate} from '../pki/certificate.js'
-import {authorityKeyIdentifier, EXT, signCertificate} from '../pki/encode.js'
+import {authorityKeyIdentifier, signCertificate} from '../pki/encode.js'
+import {EXTENSION} from '../x509/certificate.js'
 import {authorityKeyOf, BACKDATE_MS, issueLeaf, randomSerial} from '../pki/issue.js'
 import {privateKeyToPem} from '../pki/keys.js'
 import {toPem} from '../pki/pem.js'
@@ -36,7 +37,7 @@ export async function reissue(leafDer: Buffer, newCa: LoadedCa, now = new Date()
     notAfter,
     spki: old.spki,
     extensions: [
-      ...old.extensions.filter((e) => e.oid !== EXT.authorityKeyIdentifier).map((e) => e.der),
+      ...old.extensions.filter((e) => e.oid !== EXTENSION.authorityKeyIdentifier).map((e) => e.der),
       authorityKeyIdentifier(authorityKeyOf(newCa.cert)),
     ],
   }, newCa.keys.privateKey)

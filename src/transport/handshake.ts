@@ -132,10 +132,6 @@ export function handshake(options: ConnectOptions, extra: HandshakeExtra = {}): 
 
 const contexts = new Map<string, SecureContext>()
 
-/**
- * One SecureContext per (CA, cert, key, ciphers, highest version) for the whole run: building one parses the CA bundle
- * and the key, which costs more than the handshake itself when done per connection.
- */
 /** The same Buffers come with every handshake of a run: each hashed once. */
 const digests = new WeakMap<Buffer, string>()
 function digestOf(data: Buffer): string {
@@ -147,6 +143,10 @@ function digestOf(data: Buffer): string {
   return digest
 }
 
+/**
+ * One SecureContext per (CA, cert, key, ciphers, highest version) for the whole run: building one parses the CA bundle
+ * and the key, which costs more than the handshake itself when done per connection.
+ */
 function sharedContext(ca: Buffer | undefined, cert: Buffer | undefined, key: Buffer | undefined, ciphers: string | undefined, maxVersion?: 'TLSv1.2'): SecureContext {
   const id = [ca, cert, key].map((b) => (b ? digestOf(b) : '-')).join(':') + `:${ciphers ?? '-'}:${maxVersion ?? '-'}`
   let context = contexts.get(id)
@@ -158,27 +158,25 @@ function sharedContext(ca: Buffer | undefined, cert: Buffer | undefined, key: Bu
 }
 
 function describePeer(peer: X509Certificate, chain: boolean): ServedCertificate {
-  // issuerCertificate points to itself at a self-signed root: stop when a fingerprint repeats.
-  let top = peer
-  if (chain) {
-    const seen = new Set([peer.fingerprint256])
-    while (top.issuerCertificate && !seen.has(top.issuerCertificate.fingerprint256)) {
-      top = top.issuerCertificate
-      seen.add(top.fingerprint256)
-    }
-  }
+  const top = chain ? servedChain(peer).at(-1)! : peer
   return describeChain({raw: peer.raw, fingerprint256: peer.fingerprint256, validFrom: peer.validFrom, validTo: peer.validTo}, top === peer ? undefined : {raw: top.raw, fingerprint256: top.fingerprint256})
 }
 
 /** The same from Node's own reading of a verified chain (getPeerCertificate(true), made for the name check). */
 function describeVerified(leaf: DetailedPeerCertificate): ServedCertificate {
-  let top = leaf
-  const seen = new Set([leaf.fingerprint256])
-  while (top.issuerCertificate?.raw && !seen.has(top.issuerCertificate.fingerprint256)) {
-    top = top.issuerCertificate
-    seen.add(top.fingerprint256)
-  }
+  const top = chainFrom(leaf, (c) => (c.issuerCertificate?.raw ? c.issuerCertificate : undefined)).at(-1)!
   return describeChain({raw: leaf.raw, fingerprint256: leaf.fingerprint256, validFrom: leaf.valid_from, validTo: leaf.valid_to}, top === leaf ? undefined : {raw: top.raw, fingerprint256: top.fingerprint256})
+}
+
+/** A certificate and the ones its issuer links lead to, until one repeats (a self-signed root links to itself). */
+function chainFrom<T extends {fingerprint256: string}>(first: T, issuerOf: (cert: T) => T | undefined): T[] {
+  const chain = [first]
+  const seen = new Set([first.fingerprint256])
+  for (let c = issuerOf(first); c && !seen.has(c.fingerprint256); c = issuerOf(c)) {
+    chain.push(c)
+    seen.add(c.fingerprint256)
+  }
+  return chain
 }
 
 function describeChain(leaf: {raw: Buffer; fingerprint256: string; validFrom: string; validTo: string}, last: {raw: Buffer; fingerprint256: string} | undefined): ServedCertificate {
@@ -208,13 +206,7 @@ function isoDate(text: string): string {
 
 /** The served leaf and the certificates the server sent after it, leaf first. */
 export function servedChain(peer: X509Certificate | undefined): X509Certificate[] {
-  const chain: X509Certificate[] = []
-  const seen = new Set<string>()
-  for (let c = peer; c && !seen.has(c.fingerprint256); c = c.issuerCertificate) {
-    chain.push(c)
-    seen.add(c.fingerprint256)
-  }
-  return chain
+  return peer ? chainFrom(peer, (c) => c.issuerCertificate) : []
 }
 
 /** RFC 4514 subject and issuer, read from the DER as `whoami` does, and the key identifiers (hex with colons). */

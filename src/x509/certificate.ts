@@ -22,10 +22,14 @@ export interface CertificateFields {
   basicConstraints: {ca: boolean; pathLength: number | undefined} | undefined
 }
 
+/** The extensions read here and written by pki/encode.ts, by OID. */
 export const EXTENSION = {
   keyUsage: '2.5.29.15',
   extendedKeyUsage: '2.5.29.37',
   basicConstraints: '2.5.29.19',
+  subjectKeyIdentifier: '2.5.29.14',
+  authorityKeyIdentifier: '2.5.29.35',
+  subjectAltName: '2.5.29.17',
 } as const
 
 /** The TBSCertificate's fields in order, with [0] version taken off; `within` is what their offsets count in. */

@@ -1,3 +1,4 @@
+import {EXTENSION} from './certificate.js'
 import {DerError, Tag, type Tlv, childrenOf, decodeOid, expectUniversal, isContext, readTlv} from './der.js'
 
 /** One attribute of a distinguished name, with its value's raw content bytes and ASN.1 string type. */
@@ -35,10 +36,10 @@ export interface RawCertificateNames {
 
 export const OID = {
   commonName: '2.5.4.3',
-  subjectAltName: '2.5.29.17',
+  subjectAltName: EXTENSION.subjectAltName,
   netscapeCertType: '2.16.840.1.113730.1.1',
-  authorityKeyIdentifier: '2.5.29.35',
-  subjectKeyIdentifier: '2.5.29.14',
+  authorityKeyIdentifier: EXTENSION.authorityKeyIdentifier,
+  subjectKeyIdentifier: EXTENSION.subjectKeyIdentifier,
 } as const
 
 /** Reads subject, issuer and subjectAltName from a DER certificate. Throws DerError when malformed. */

@@ -398,13 +398,19 @@ describe('valkey-tls ca rotate without the new CA\'s key (--leaf-dir): a primary
     }
   })
 
-  it('--apply with neither the key nor --leaf-dir: phase 1 done, then it says what phase 2 needs', async () => {
-    const dir = join(root, 'nokey')
+  /** A standalone node on an old-CA leaf of its own (CN `cn`) and its own copy of the old CA file; admin logs in by certificate. */
+  const oldCaNode = async (name: string, cn: string) => {
+    const dir = join(root, name)
     mkdirSync(dir)
-    const pair = await issueCert(old.ca, dir, 'issued', {cn: 'nokey.valkey', sans: DEFAULT_SERVER_SANS, usage: 'both'})
+    const pair = await issueCert(old.ca, dir, 'issued', {cn, sans: DEFAULT_SERVER_SANS, usage: 'both'})
     const ca = join(dir, 'ca.crt')
     copyFileSync(old.caCert, ca)
-    const node = await startValkey({tls: {caCert: ca, verifyCa: old.caCert, cert: pair.cert, key: pair.key, clientCert: oldAdmin.cert, clientKey: oldAdmin.key}, authClients: 'yes', config: {'tls-auth-clients-user': 'CN', user: ['admin on nopass ~* &* +@all']}, name: 'nokey'})
+    const node = await startValkey({tls: {caCert: ca, verifyCa: old.caCert, cert: pair.cert, key: pair.key, clientCert: oldAdmin.cert, clientKey: oldAdmin.key}, authClients: 'yes', config: {'tls-auth-clients-user': 'CN', user: ['admin on nopass ~* &* +@all']}, name})
+    return {node, pair}
+  }
+
+  it('--apply with neither the key nor --leaf-dir: phase 1 done, then it says what phase 2 needs', async () => {
+    const {node} = await oldCaNode('nokey', 'nokey.valkey')
     try {
       const {code, json} = await rotate(['--port', String(node.port), '--new-ca-cert', newCa.cert, '--lock-file', join(root, 'nokey.lock'), ...oldClient(), '--apply'])
       expect(code, JSON.stringify(json)).toBe(0)
@@ -417,12 +423,7 @@ describe('valkey-tls ca rotate without the new CA\'s key (--leaf-dir): a primary
   })
 
   it('a renewed certificate that is not from the new CA is refused, and nothing is loaded', async () => {
-    const dir = join(root, 'leafdir-wrong')
-    mkdirSync(dir)
-    const pair = await issueCert(old.ca, dir, 'issued', {cn: 'wrong.valkey', sans: DEFAULT_SERVER_SANS, usage: 'both'})
-    const ca = join(dir, 'ca.crt')
-    copyFileSync(old.caCert, ca)
-    const node = await startValkey({tls: {caCert: ca, verifyCa: old.caCert, cert: pair.cert, key: pair.key, clientCert: oldAdmin.cert, clientKey: oldAdmin.key}, authClients: 'yes', config: {'tls-auth-clients-user': 'CN', user: ['admin on nopass ~* &* +@all']}, name: 'leafdir-wrong'})
+    const {node, pair} = await oldCaNode('leafdir-wrong', 'wrong.valkey')
     try {
       const leafDir = join(root, 'renewed-wrong')
       await issueShape(old.ca, leafDir, `127.0.0.1_${node.port}`, {cn: 'wrong.valkey', extensions: leafExtensions({}, DEFAULT_SERVER_SANS), key: pair.key})
