@@ -1,14 +1,15 @@
 /**
  * The entry a user runs: `node bin/run.js` (the package's bin), and the package as `npm pack` and
- * `npm install -g` give it. Start-up relies on oclif's own mechanisms only: its default command strategy (one
- * module a command in dist/commands, found through oclif.manifest.json), a help class (src/help.ts), a bundle
- * (scripts/bundle.mjs), and modules import()ed only by the commands that need them.
+ * `npm install -g` give it. Start-up relies on oclif's own mechanisms (its default command strategy: a module a
+ * command in dist/commands, found through oclif.manifest.json; a help class, src/help.ts) and Node's (one
+ * CommonJS bundle, compiled through node:vm with V8's code cache: test/commands/code-cache.test.ts; libraries
+ * that only some runs need in files of their own, required when used).
  */
 import {execFile} from 'node:child_process'
-import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, relative, sep} from 'node:path'
-import {fileURLToPath, pathToFileURL} from 'node:url'
+import {fileURLToPath} from 'node:url'
 import {promisify} from 'node:util'
 
 import {Config} from '@oclif/core'
@@ -45,41 +46,35 @@ describe('node bin/run.js', () => {
     expect(Object.keys(manifest.commands).sort()).toEqual(sources)
     for (const id of sources) {
       const {relativePath, isESM} = manifest.commands[id]
-      expect({id, relativePath, isESM}).toEqual({id, relativePath: ['dist', 'commands', ...id.split(':').slice(0, -1), `${id.split(':').at(-1)}.js`], isESM: true})
+      expect({id, relativePath, isESM}).toEqual({id, relativePath: ['dist', 'commands', ...id.split(':').slice(0, -1), `${id.split(':').at(-1)}.cjs`], isESM: false})
       expect(existsSync(join(ROOT, ...relativePath))).toBe(true)
     }
   })
 
-  it('loads only what the command needs: help no command code, certs gen and whoami no prompts', async () => {
-    // A module hook (node --import) that logs every file imported; the bundle require()s only Node's built-ins.
+  it('loads only what the command needs: the bundle once, help no command module, certs gen and whoami no prompts', async () => {
+    // NODE_DEBUG=module: Node logs every CommonJS file it loads (load "PATH" for module ...) on stderr.
     const dir = tempDir()
-    const log = join(dir, 'loaded.log')
-    writeFileSync(join(dir, 'hooks.mjs'), `import {appendFileSync} from 'node:fs'
-export async function load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context) }\n`)
-    writeFileSync(join(dir, 'register.mjs'), `import {register} from 'node:module'\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)})\n`)
-    const loaded = async (args: string[]) => {
-      writeFileSync(log, '')
-      await run(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, BIN, ...args], {env: {...process.env, NO_COLOR: '1'}})
-      return readFileSync(log, 'utf8').split('\n').filter((url) => url.startsWith('file:')).map((url) => relative(DIST, fileURLToPath(url)).split(sep).join('/'))
+    const loaded = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+      const {stderr} = await run(process.execPath, [BIN, ...args], {env: {...process.env, NO_COLOR: '1', NODE_DEBUG: 'module', VALKEY_TLS_CACHE_DIR: join(dir, 'cache'), DEBUG: 'valkey-tls:startup', ...env}})
+      const files = [...stderr.matchAll(/^MODULE \d+: load "([^"]+)"/gm)].map(([, file]) => relative(DIST, file).split(sep).join('/'))
+      return {files, startup: stderr.match(/^valkey-tls:startup (.*)$/m)?.[1]}
     }
-    const inDist = (files: string[]) => files.filter((file) => !file.startsWith('..'))
 
     const help = await loaded(['check', '--help'])
-    expect(help[0]).toBe('../bin/run.js')
-    expect(help).toContain('execute.js')
-    expect(help).toContain('help.js')
-    expect(help.filter((file) => file.startsWith('commands/'))).toEqual([]) // help comes from oclif.manifest.json
-    expect(help.filter((file) => file.startsWith('..')).slice(1)).toEqual([]) // nothing from node_modules
+    expect(help.files).toEqual(['start.cjs', 'help.cjs']) // the commands' help comes from oclif.manifest.json
+    expect(help.startup).toMatch(/^code cache miss .*check-[0-9a-f]{16}\.v8cache$/) // dist/cli.cjs, through node:vm
 
-    const gen = await loaded(['certs', 'gen', '--out', join(tempDir(), 'tls'), '--yes'])
-    expect(inDist(gen).filter((file) => file.startsWith('commands/'))).toEqual(['commands/certs/gen.js']) // that command's module alone
-    expect(inDist(gen).some((file) => /^chunks\/generate-set-/.test(file))).toBe(true)
-    expect(inDist(gen).filter((file) => /^chunks\/(prompts|whoami|check|run|lock)-/.test(file))).toEqual([])
+    const gen = await loaded(['certs', 'gen', '--out', join(dir, 'pki'), '--yes'])
+    expect(gen.files).toEqual(['start.cjs', 'commands/certs/gen.cjs']) // that command's module alone, no vendor/
+    const p12 = await loaded(['certs', 'gen', '--out', join(dir, 'p12'), '--p12', '--yes'], {VALKEY_TLS_P12_PASSWORD: 'correct horse'})
+    expect(p12.files).toEqual(['start.cjs', 'commands/certs/gen.cjs', 'vendor/asn1js.cjs'])
 
-    await run(process.execPath, [BIN, 'certs', 'gen', '--out', join(dir, 'pki'), '--yes'])
     const whoami = await loaded(['whoami', join(dir, 'pki', 'client.crt')])
-    expect(inDist(whoami).some((file) => /^chunks\/whoami-/.test(file))).toBe(true)
-    expect(inDist(whoami).filter((file) => /^chunks\/(prompts|generate-set|check|run|lock)-/.test(file))).toEqual([])
+    expect(whoami.files).toEqual(['start.cjs', 'commands/whoami.cjs'])
+
+    // Without the code cache the same files, and the bundle is still not required a second time.
+    const uncached = await loaded(['whoami', join(dir, 'pki', 'client.crt')], {NODE_DISABLE_COMPILE_CACHE: '1'})
+    expect(uncached).toEqual({files: ['start.cjs', 'commands/whoami.cjs'], startup: 'code cache off'})
   })
 })
 
@@ -103,7 +98,8 @@ describe('the installed package (npm pack, npm install -g --prefix)', () => {
   it('holds the bin, the bundle, the manifest and the licences, nothing for development, and no dependencies', () => {
     expect(readdirSync(installed).sort()).toEqual(['LICENSE', 'README.md', 'bin', 'dist', 'oclif.manifest.json', 'package.json'])
     expect(readdirSync(join(installed, 'bin'))).toEqual(['run.js'])
-    expect(readdirSync(join(installed, 'dist')).sort()).toEqual(['THIRD-PARTY-LICENSES.txt', 'chunks', 'commands', 'execute.js', 'help.js', 'hooks'])
+    expect(readdirSync(join(installed, 'dist')).sort()).toEqual(['THIRD-PARTY-LICENSES.txt', 'cli.cjs', 'commands', 'help.cjs', 'hooks', 'start.cjs', 'vendor'])
+    expect(readdirSync(join(installed, 'dist', 'vendor')).sort()).toEqual(['asn1js.cjs', 'prompts.cjs', 'proper-lockfile.cjs', 'yaml.cjs'])
     expect(existsSync(join(installed, 'node_modules'))).toBe(false)
     const licences = readFileSync(join(installed, 'dist', 'THIRD-PARTY-LICENSES.txt'), 'utf8')
     for (const name of ['@oclif/core', 'asn1js', '@inquirer/prompts', 'chalk']) expect(licences).toMatch(new RegExp(`^${name} \\d`, 'm'))

@@ -1,0 +1,145 @@
+/**
+ * How bin/run.js loads the CLI: dist/cli.cjs (oclif and every command, one CommonJS file; scripts/bundle.mjs) is
+ * compiled through node:vm with V8's code cache, so that a start does not parse and compile the same 800 KB
+ * again (about a third of `whoami`'s time on Node 20, which has no compile cache of its own; BENCHMARKS.md).
+ *
+ * The cache is a file per command under oclif's cache folder (VALKEY_TLS_CACHE_DIR, else ~/Library/Caches/
+ * valkey-tls on macOS, $XDG_CACHE_HOME/valkey-tls, %LOCALAPPDATA%\valkey-tls, ~/.cache/valkey-tls), in
+ * `code-cache/`, written once at the end of the run that found none: V8 bytecode of the bundle's own source
+ * (never data of the run: no certificate, key or password is in it). Its name holds a SHA-256 of Node's version,
+ * the CPU architecture and the bundle, so an upgrade of either uses a new file (and removes the old ones); V8
+ * itself refuses data of another V8 version or other flags, and the bundle is then compiled as if there were none.
+ * Bytecode is code, so the folder is used only when it is ours alone (on POSIX: a real folder, owned by this user,
+ * writable by no one else; the file too, not followed through a link). NODE_DISABLE_COMPILE_CACHE (Node's own
+ * switch for its compile cache) turns it off. Whatever goes wrong with the cache, the command runs the same: the
+ * cache is only ever a shortcut. DEBUG=valkey-tls:startup (or *) says on stderr what happened.
+ */
+import {createHash} from 'node:crypto'
+import {closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
+import {homedir} from 'node:os'
+import {dirname, join} from 'node:path'
+import vm from 'node:vm'
+
+export type CacheOutcome = 'hit' | 'miss' | 'rejected' | 'off' | 'unsafe'
+
+export interface LoadedCli {
+  exports: Record<string, unknown>
+  outcome: CacheOutcome
+}
+
+interface Place {
+  env?: NodeJS.ProcessEnv
+  home?: string
+  platform?: NodeJS.Platform
+}
+
+/** oclif's cacheDir (Config: `<BIN>_CACHE_DIR`, macOS's Caches, XDG_CACHE_HOME, LOCALAPPDATA, ~/.cache), worked out before oclif loads. */
+export function cacheDirectory(bin: string, {env = process.env, home = env.HOME || homedir(), platform = process.platform}: Place = {}): string {
+  const scoped = env[`${bin.replaceAll('@', '').replaceAll(/[-\s]/g, '_').toUpperCase()}_CACHE_DIR`]
+  if (scoped) return scoped
+  if (platform === 'darwin') return join(home, 'Library', 'Caches', bin)
+  return join(env.XDG_CACHE_HOME || (platform === 'win32' && env.LOCALAPPDATA) || join(home, '.cache'), bin)
+}
+
+/**
+ * The cache file's name for the command in argv (the words before the first flag, as oclif reads them: the
+ * longest run of words that is a command file under dist/commands), or "cli" for anything else (help, a typo), so
+ * that there are at most as many files as commands.
+ */
+export function commandKey(argv: readonly string[], isCommand: (id: string) => boolean): string {
+  const words: string[] = []
+  for (const word of argv) {
+    if (!/^[a-z][a-z0-9-]*$/.test(word) || words.length === 3) break
+    words.push(word)
+  }
+  for (let n = words.length; n > 0; n--) {
+    const id = words.slice(0, n).join('/')
+    if (isCommand(id)) return id.replaceAll('/', '-')
+  }
+  return 'cli'
+}
+
+/** A folder only this user can write to (on POSIX; Windows keeps %LOCALAPPDATA% per user), created if missing. */
+function ownFolder(dir: string): boolean {
+  mkdirSync(dir, {recursive: true, mode: 0o700})
+  if (process.getuid === undefined) return true
+  const stat = lstatSync(dir)
+  return stat.isDirectory() && stat.uid === process.getuid() && (stat.mode & 0o022) === 0
+}
+
+/** The cache file's bytes, if it exists, is a regular file (not through a link) and only this user can change it. */
+function readOwnFile(file: string): Buffer | undefined {
+  let fd: number
+  try {
+    fd = openSync(file, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0))
+  } catch {
+    return undefined
+  }
+  try {
+    const stat = fstatSync(fd)
+    if (!stat.isFile() || (process.getuid !== undefined && (stat.uid !== process.getuid() || (stat.mode & 0o022) !== 0))) return undefined
+    return readFileSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Replaces the cache file whole (a temporary file renamed into place), then removes the files of other builds. */
+function writeCache(dir: string, file: string, digest: string, data: Buffer): void {
+  const temporary = `${file}.${process.pid}.tmp`
+  try {
+    writeFileSync(temporary, data, {flag: 'wx', mode: 0o600})
+    renameSync(temporary, file)
+    for (const name of readdirSync(dir)) {
+      if (name.endsWith('.v8cache') && !name.endsWith(`-${digest}.v8cache`)) rmSync(join(dir, name), {force: true})
+    }
+  } catch {
+    rmSync(temporary, {force: true})
+  }
+}
+
+/**
+ * Runs dist/cli.cjs (file) as CommonJS, through the code cache for `key` in `dir` unless `dir` is undefined,
+ * and returns its exports.
+ */
+export function loadCli(file: string, key: string, dir: string | undefined, debug: (line: string) => void = () => {}): LoadedCli {
+  const source = readFileSync(file, 'utf8')
+  const run = (script: vm.Script) => {
+    const module = {exports: {} as Record<string, unknown>}
+    const wrapper = script.runInThisContext() as (...args: unknown[]) => void
+    wrapper.call(module.exports, module.exports, createRequire(file), module, file, dirname(file))
+    return module.exports
+  }
+  const compile = (cachedData?: Buffer) => new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    cachedData,
+    filename: file,
+    // import() in the bundle (none today) would go to Node's own loader, as in a required file (Node >= 20.12).
+    importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  })
+
+  let folder: string | undefined
+  let outcome: CacheOutcome = 'off'
+  try {
+    if (dir !== undefined) {
+      folder = join(dir, 'code-cache')
+      if (!ownFolder(folder)) outcome = 'unsafe'
+    }
+  } catch {
+    outcome = 'unsafe' // no home, a read-only one: run without
+  }
+  if (folder === undefined || outcome === 'unsafe') {
+    debug(`code cache ${outcome}${folder ? ` (${folder} is not a folder only this user can write to)` : ''}`)
+    return {exports: run(compile()), outcome}
+  }
+
+  const digest = createHash('sha256').update(`${process.version} ${process.arch}\n`).update(source).digest('hex').slice(0, 16)
+  const cacheFile = join(folder, `${key}-${digest}.v8cache`)
+  const cachedData = readOwnFile(cacheFile)
+  const script = compile(cachedData)
+  outcome = cachedData === undefined ? 'miss' : script.cachedDataRejected ? 'rejected' : 'hit'
+  debug(`code cache ${outcome} ${cacheFile}`)
+  // Written at exit, so that it holds the functions this command compiled too, not only the bundle's top level.
+  if (outcome !== 'hit') process.once('exit', () => writeCache(folder, cacheFile, digest, script.createCachedData()))
+  return {exports: run(script), outcome}
+}
