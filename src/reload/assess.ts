@@ -18,8 +18,8 @@ export interface NodeView {
   address: string
   config: NodeTlsConfig
   served: ServedCertificate | null
-  /** The chain the node served: leaf first. */
-  servedChain: X509Certificate[]
+  /** The leaf certificate the node served (DER). */
+  servedLeafDer: Buffer | undefined
 }
 
 export interface AssessInput {

@@ -2,7 +2,7 @@ import type {TLSSocket} from 'node:tls'
 
 import type {NodeTarget} from '../cluster/discover.js'
 import {TransportError} from '../transport/errors.js'
-import {handshake, type ServedCertificate, servedChain} from '../transport/handshake.js'
+import {handshake, type ServedCertificate} from '../transport/handshake.js'
 import {boundBy, type ConnectOptions} from '../transport/options.js'
 import {openSession, type Session} from '../transport/session.js'
 import type {NodeView} from './assess.js'
@@ -45,7 +45,7 @@ export async function inspectNode(target: NodeTarget, session: Session, access: 
   // Two patterns and two sections in one call each (Redis 7+, Valkey): dir resolves relative paths, run_id names the server.
   const [settings, info] = await session.pipeline(['CONFIG', 'GET', 'tls-*', 'dir'], ['INFO', 'server', 'tls'])
   const config = parseTlsConfig(settings!, String(info ?? ''))
-  const view: NodeView = {address, config, served: session.served, servedChain: servedChain(session.peer)}
+  const view: NodeView = {address, config, served: session.served, servedLeafDer: session.leafDer ?? undefined}
   return {view, material: await readMaterial(target, view, access), verifyError: session.verifyError}
 }
 

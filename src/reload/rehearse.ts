@@ -12,8 +12,8 @@ export interface PeerTrust extends Endpoint {
   /** Its own files, when they can be read here and hold what it serves: what it presents as server and as client. */
   identity?: TlsIdentity
   clientIdentity?: TlsIdentity
-  /** The chain it served to this tool, leaf first. */
-  servedChain: X509Certificate[]
+  /** The leaf certificate it served to this tool (DER). */
+  servedLeafDer: Buffer | undefined
   /** It verifies the client certificates of links to it (tls-cluster: always; else unless tls-auth-clients no). */
   verifiesClients: boolean
 }
@@ -127,8 +127,8 @@ export async function rehearseNode(r: NodeRehearsal): Promise<{problems: Problem
         if (served) reasons.push(`its certificate: ${served}`)
         const presented = r.verifiesClients ? await presenting(peer.clientIdentity ?? peer.identity, r.ownTrust, r.server) : null
         if (presented) reasons.push(`its client certificate: ${presented}`)
-      } else if (peer.servedChain.length > 0) {
-        const served = await once('live', [peer.servedChain[0]!.raw, r.ownTrust], () => r.liveVerify(peer, r.ownTrust!))
+      } else if (peer.servedLeafDer) {
+        const served = await once('live', [peer.servedLeafDer, r.ownTrust], () => r.liveVerify(peer, r.ownTrust!))
         if (served) reasons.push(`its certificate: ${served}`)
         notes.push(`${peer.address}'s files cannot be read here: its served certificate was verified, its client certificate was not rehearsed`)
       }

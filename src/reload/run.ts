@@ -186,13 +186,13 @@ async function linkedPeers(planned: Planned[], options: ReloadOptions, access: N
     const identity = local && identityOf(view.config, local, 'server')
     const onDisk = local?.reads['tls-cert-file']
     // Its own files stand for it only when they hold what it serves (else it is verified as served).
-    const same = identity && onDisk && 'data' in onDisk && view.servedChain[0] && sameLeaf(onDisk.data, view.servedChain[0].raw)
+    const same = identity && onDisk && 'data' in onDisk && view.servedLeafDer && sameLeaf(onDisk.data, view.servedLeafDer)
     return {
       host: p.target.host, port: p.target.port, address: p.address,
       caBundle: local?.caBundle ?? null,
       identity: same ? identity : undefined,
       clientIdentity: same && local ? identityOf(view.config, local, 'client') : undefined,
-      servedChain: view.servedChain,
+      servedLeafDer: view.servedLeafDer,
       verifiesClients: view.config.tlsCluster || view.config.authClients !== 'no',
     }
   })
@@ -222,7 +222,7 @@ async function decide(p: Planned, inspected: Inspected, context: RunContext, for
     address: p.address,
     names: [tls.servername ?? p.target.host],
     server, client: clientFiles ?? server, clientIsServer: !clientFiles,
-    leaf, servedLeaf: inspected.view.servedChain[0],
+    leaf, servedLeaf: inspected.view.servedLeafDer && new X509Certificate(inspected.view.servedLeafDer),
     ownTrust: material.caBundle,
     clientTrust: tls.ca ?? material.caBundle,
     clientTrustName: tls.ca ? '--cacert' : 'the node\'s CA files',

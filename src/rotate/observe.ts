@@ -76,7 +76,7 @@ export async function observeNode(target: NodeTarget, context: ObserveContext): 
   try {
     const {view, material} = await inspectNode(target, session, context.access, address)
     state.config = view.config
-    state.servedLeaf = view.servedChain[0] ?? null
+    state.servedLeaf = view.servedLeafDer ? new X509Certificate(view.servedLeafDer) : null
     state.served = state.servedLeaf ? originOf(state.servedLeaf, context.newCa) : null
     state.hasClientCert = Boolean(view.config.files['tls-client-cert-file'])
     const loadedCa = view.config.loaded.caCertSerial

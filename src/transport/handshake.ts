@@ -19,8 +19,7 @@ export interface HandshakeExtra {
   timeoutMs?: number
   /**
    * Find the CA the chain leads to (check). When the chain verified, it is read from the certificate Node itself
-   * built to check the name (the chain sent, then the trusted CA from --cacert it ends in): the served chain
-   * (`peer`) is then not read at all, which is a fifth of what a handshake costs here. Otherwise from `peer`.
+   * built to check the name (the chain sent, then the trusted CA from --cacert it ends in). Otherwise from `peer`.
    */
   chain?: boolean
   /** Open sockets are kept here until they close, so a caller can destroy them all at an overall deadline. */
@@ -55,9 +54,13 @@ export interface HandshakeOk {
   protocol: string | null
   cipher: string | null
   certificate: ServedCertificate | null
+  /** The served leaf certificate (DER), null when the server sent none. */
+  leafDer: Buffer | null
   /**
-   * The served leaf, `issuerCertificate` leading through the chain sent (read at once: OpenSSL may drop it later).
-   * Not read with `chain` when the chain verified (undefined then).
+   * When the chain or the name did not verify (or with --insecure): the served leaf, `issuerCertificate` leading
+   * through the chain sent (read at once: OpenSSL may drop it later). Undefined when both verified: Node then has
+   * read the chain for its name check already (`verified` in handshake()), and reading it again as X509Certificates
+   * would cost a fifth of a handshake.
    */
   peer: X509Certificate | undefined
   /** Chain and name verification result (Node's code); null with --insecure. */
@@ -118,11 +121,10 @@ export function handshake(options: ConnectOptions, extra: HandshakeExtra = {}): 
     })
     socket.once('secureConnect', () => {
       const handshakeMs = since(start) - (tcpMs ?? 0)
-      const fromVerified = extra.chain && verified?.raw ? verified : undefined
-      const peer = fromVerified ? undefined : socket.getPeerX509Certificate()
-      const certificate = fromVerified ? describeVerified(fromVerified) : peer ? describePeer(peer, Boolean(extra.chain)) : null
       const verifyError = tls.insecure ? null : socket.authorized ? null : String(socket.authorizationError ?? 'not verified')
-      finish({ok: true, socket, tcpMs: tcpMs ?? 0, handshakeMs, protocol: socket.getProtocol(), cipher: socket.getCipher()?.name ?? null, certificate, peer, verifyError})
+      const peer = verified?.raw && socket.authorized ? undefined : socket.getPeerX509Certificate()
+      const certificate = verified?.raw ? describeVerified(verified, Boolean(extra.chain)) : peer ? describePeer(peer, Boolean(extra.chain)) : null
+      finish({ok: true, socket, tcpMs: tcpMs ?? 0, handshakeMs, protocol: socket.getProtocol(), cipher: socket.getCipher()?.name ?? null, certificate, leafDer: verified?.raw ?? peer?.raw ?? null, peer, verifyError})
     })
     socket.once('error', (error: Error & {code?: string}) => {
       finish({ok: false, code: error.code ?? 'ERROR', tcpMs, failure: socketFailure(error, {tcpConnected: tcpMs !== null, withCert: withCert && Boolean(tls.cert), ciphers: tls.ciphers !== undefined})})
@@ -163,8 +165,8 @@ function describePeer(peer: X509Certificate, chain: boolean): ServedCertificate 
 }
 
 /** The same from Node's own reading of a verified chain (getPeerCertificate(true), made for the name check). */
-function describeVerified(leaf: DetailedPeerCertificate): ServedCertificate {
-  const top = chainFrom(leaf, (c) => (c.issuerCertificate?.raw ? c.issuerCertificate : undefined)).at(-1)!
+function describeVerified(leaf: DetailedPeerCertificate, chain: boolean): ServedCertificate {
+  const top = chain ? chainFrom(leaf, (c) => (c.issuerCertificate?.raw ? c.issuerCertificate : undefined)).at(-1)! : leaf
   return describeChain({raw: leaf.raw, fingerprint256: leaf.fingerprint256, validFrom: leaf.valid_from, validTo: leaf.valid_to}, top === leaf ? undefined : {raw: top.raw, fingerprint256: top.fingerprint256})
 }
 

@@ -1,4 +1,3 @@
-import type {X509Certificate} from 'node:crypto'
 import type {TLSSocket} from 'node:tls'
 
 import {anchoredIn} from './anchor.js'
@@ -20,7 +19,8 @@ export interface Session {
   /** The handshake that opened it: what the server presented, and the verification result. */
   readonly handshake: HandshakeOk
   readonly served: ServedCertificate | null
-  readonly peer: X509Certificate | undefined
+  /** The served leaf certificate (DER), null when the server sent none. */
+  readonly leafDer: Buffer | null
   /** A verification error the caller chose to tolerate (see `tolerate`), else null. */
   readonly verifyError: string | null
 }
@@ -87,7 +87,7 @@ export async function openSession(options: ConnectOptions, extra: SessionExtra =
     close: () => socket.destroy(),
     handshake: hs,
     served: hs.certificate,
-    peer: hs.peer,
+    leafDer: hs.leafDer,
     verifyError: hs.verifyError,
   }
   try {

@@ -117,9 +117,9 @@ async function input(s: Scenario): Promise<AssessInput> {
   const config: NodeTlsConfig = {
     files, keyPassphrase: s.keyPassphrase, tlsCluster: false, tlsReplication: false, authClients: 'yes', autoReloadInterval: s.autoReloadInterval ?? null, loaded: s.loaded ?? {},
   }
-  const servedChain = s.served ? [certOf(s.served.cert)] : []
+  const servedLeaf = s.served ? certOf(s.served.cert) : undefined
   return {
-    node: {address: ADDRESS, config, served: s.served ? servedOf(servedChain[0]!) : null, servedChain},
+    node: {address: ADDRESS, config, served: servedLeaf ? servedOf(servedLeaf) : null, servedLeafDer: servedLeaf?.raw},
     material: await readLocalMaterial(config),
     minDays: s.minDays ?? 0,
     force: s.force ?? false,

@@ -75,7 +75,7 @@ function peer(address: string, ca: Ca | null, kp: KeyPair, readable = true, veri
     host: host!, port: Number(port), address,
     caBundle: ca ? pem(ca) : null,
     identity: readable ? tlsIdentity(kp) : undefined,
-    servedChain: [certOf(kp.cert)],
+    servedLeafDer: certOf(kp.cert).raw,
     verifiesClients,
   }
 }
@@ -233,7 +233,7 @@ describe('rehearseNode: peers -> node', () => {
 
   it('accepts a peer liveVerify finds trusted, and asks nothing of a peer that served no certificate', async () => {
     const {calls, liveVerify} = fakeLiveVerify(null)
-    const r = await rehearseNode(node(c.node, {liveVerify, peers: [peer('10.0.0.2:6379', caA, c.peerA, false), {...peer('10.0.0.3:6379', caA, c.peerA, false), servedChain: []}]}))
+    const r = await rehearseNode(node(c.node, {liveVerify, peers: [peer('10.0.0.2:6379', caA, c.peerA, false), {...peer('10.0.0.3:6379', caA, c.peerA, false), servedLeafDer: undefined}]}))
     expect(r.problems).toEqual([])
     expect(calls.map((call) => call.address)).toEqual(['10.0.0.2:6379'])
   })
