@@ -11,6 +11,7 @@ import type {Endpoint} from '../transport/options.js'
  * - PORT: a number, or `*` / nothing for any port.
  * Names are compared as written (case aside), never resolved: a name rule does not allow the node's IP
  * address, nor a network rule its name. Discovered nodes are checked too (as CLUSTER SHARDS or INFO name them).
+ * An IPv4-mapped IPv6 address (::ffff:10.0.0.5) is the IPv4 host it reaches: IPv4 rules hold for it (BlockList).
  */
 export interface TargetRule {
   text: string

@@ -10,7 +10,7 @@ import type {WhoamiResult} from '../identity/whoami.js'
  */
 export function renderWhoami(result: WhoamiResult): string {
   const lines: string[] = [answerLine(result), `  ${result.reason}`]
-  for (const attempt of result.attempts) lines.push(chalk.dim(`  tried ${JSON.stringify(attempt.name)}: ${attempt.result}`))
+  for (const attempt of result.attempts) lines.push(chalk.dim(`  tried "${attempt.name}": ${attempt.result}`)) // quoted as everywhere else: the name is escaped already (displayBytes)
   if (result.server) {
     const mapping = result.server.tlsAuthClientsUser ?? 'not supported'
     lines.push(chalk.dim(`  ${result.server.address}: ${result.server.version}, tls-auth-clients ${result.server.tlsAuthClients}, tls-auth-clients-user ${mapping}`))

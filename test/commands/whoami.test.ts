@@ -63,6 +63,19 @@ describe('valkey-tls whoami (offline)', () => {
     expect(json.attempts.map((a: {name: string}) => a.name)).toEqual(['spiffe://example.org/ns/a', 'urn:example:alice'])
   })
 
+  it('shows a CN with a backslash escaped once, the same in the answer, the reason, the attempt and the JSON', async () => {
+    const odd = join(dir, 'backslash.crt')
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'backslash.key'), '-out', odd, '-days', '2', '-subj', '/CN=a\\\\b"c,d'], {stdio: 'ignore'})
+    expect(openssl('x509', '-in', odd, '-noout', '-subject', '-nameopt', 'RFC2253')).toBe('subject=CN=a\\\\b\\"c\\,d') // the CN is a\b"c,d
+    const shown = 'a\\\\b"c,d' // displayBytes: the backslash as \\, so that no two byte strings look the same
+    const json = JSON.parse((await runCli(['whoami', odd, '--json'])).stdout)
+    expect(json).toMatchObject({commonName: shown, user: shown, attempts: [{name: shown}]})
+    const text = (await runCli(['whoami', odd])).stdout
+    expect(text).toContain(`Would log in as ${shown} (tls-auth-clients-user CN)`)
+    expect(text).toContain(`  CN "${shown}", if an enabled ACL user has that name`)
+    expect(text).toContain(`  tried "${shown}": not-checked`)
+  })
+
   it('reads DER, and the first certificate of a PEM bundle is the leaf', async () => {
     const der = join(dir, 'rich.der')
     execFileSync('openssl', ['x509', '-in', rich.cert, '-outform', 'DER', '-out', der])

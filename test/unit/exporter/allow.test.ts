@@ -26,6 +26,11 @@ describe('exporter target rules', () => {
     // Never resolved: a name rule does not allow an address, nor a network a name.
     expect(allows(['localhost'], '127.0.0.1')).toBe(false)
     expect(allows(['127.0.0.0/8'], 'localhost')).toBe(false)
+    // An IPv4-mapped IPv6 address reaches the IPv4 host on a dual-stack socket: the IPv4 rules hold for it, both ways.
+    expect(allows(['10.0.0.0/8'], '::ffff:10.0.0.5')).toBe(true)
+    expect(allows(['10.0.0.0/8'], '[::ffff:a00:5]')).toBe(true)
+    expect(allows(['10.0.0.0/8'], '::ffff:11.0.0.5')).toBe(false)
+    expect(allows(['[::ffff:10.0.0.0]/104'], '10.0.0.5')).toBe(true)
     expect(allowedBy(undefined, {host: 'anything', port: 1})).toBe(true)
     expect(allowedBy([], {host: 'anything', port: 1})).toBe(false)
   })
