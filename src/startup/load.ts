@@ -34,12 +34,24 @@ interface Place {
   platform?: NodeJS.Platform
 }
 
-/** oclif's cacheDir (Config: `<BIN>_CACHE_DIR`, macOS's Caches, XDG_CACHE_HOME, LOCALAPPDATA, ~/.cache), worked out before oclif loads. */
-export function cacheDirectory(bin: string, {env = process.env, home = env.HOME || homedir(), platform = process.platform}: Place = {}): string {
+/**
+ * oclif's cacheDir (Config: `<BIN>_CACHE_DIR`, macOS's Caches, XDG_CACHE_HOME, LOCALAPPDATA, ~/.cache), worked out
+ * before oclif loads; undefined when there is no home to put it in.
+ */
+export function cacheDirectory(bin: string, {env = process.env, home = env.HOME || userHome(), platform = process.platform}: Place = {}): string | undefined {
   const scoped = env[`${bin.replaceAll('@', '').replaceAll(/[-\s]/g, '_').toUpperCase()}_CACHE_DIR`]
   if (scoped) return scoped
-  if (platform === 'darwin') return join(home, 'Library', 'Caches', bin)
-  return join(env.XDG_CACHE_HOME || (platform === 'win32' && env.LOCALAPPDATA) || join(home, '.cache'), bin)
+  if (platform === 'darwin') return home ? join(home, 'Library', 'Caches', bin) : undefined
+  const base = env.XDG_CACHE_HOME || (platform === 'win32' && env.LOCALAPPDATA) || (home && join(home, '.cache'))
+  return base ? join(base, bin) : undefined
+}
+
+function userHome(): string | undefined {
+  try {
+    return homedir() || undefined
+  } catch {
+    return undefined // no HOME and no passwd entry (a container's odd uid)
+  }
 }
 
 /**

@@ -13,6 +13,8 @@ describe('cacheDirectory: where oclif keeps its cache', () => {
     expect(cacheDirectory('valkey-tls', {env: {LOCALAPPDATA: 'C:\\Users\\u\\AppData\\Local'}, home, platform: 'win32'})).toBe(join('C:\\Users\\u\\AppData\\Local', 'valkey-tls'))
     expect(cacheDirectory('valkey-tls', {env: {LOCALAPPDATA: '/l'}, home, platform: 'linux'})).toBe(join(home, '.cache', 'valkey-tls'))
     expect(cacheDirectory('valkey-tls', {env: {}, home, platform: 'linux'})).toBe(join(home, '.cache', 'valkey-tls'))
+    expect(cacheDirectory('valkey-tls', {env: {XDG_CACHE_HOME: '/x'}, home: '', platform: 'linux'})).toBe(join('/x', 'valkey-tls'))
+    expect(cacheDirectory('valkey-tls', {env: {}, home: '', platform: 'linux'})).toBeUndefined() // no home: no cache
   })
 })
 
