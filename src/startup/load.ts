@@ -9,7 +9,7 @@
  * (never data of the run: no certificate, key or password is in it). Its name holds a SHA-256 of Node's version,
  * the CPU architecture and the bundle, so an upgrade of either uses a new file (and removes the old ones); V8
  * itself refuses data of another V8 version or other flags, and the bundle is then compiled as if there were none.
- * Bytecode is code, so the folder is used only when it is ours alone (on POSIX: a real folder, owned by this user,
+ * The file carries a SHA-256 of its data, checked before V8 sees it. Bytecode is code, so the folder is used only when it is ours alone (on POSIX: a real folder, owned by this user,
  * writable by no one else; the file too, not followed through a link). NODE_DISABLE_COMPILE_CACHE (Node's own
  * switch for its compile cache) turns it off. Whatever goes wrong with the cache, the command runs the same: the
  * cache is only ever a shortcut. DEBUG=valkey-tls:startup (or *) says on stderr what happened.
@@ -97,11 +97,31 @@ function readOwnFile(file: string): Buffer | undefined {
   }
 }
 
+/**
+ * The file is a magic line, the SHA-256 of V8's data, then the data: release builds of V8 take code cache data
+ * that passes its header checks without a checksum of the rest, so a damaged file (a flipped bit) would run as
+ * bytecode. Node's own compile cache checks a hash for the same reason.
+ */
+const MAGIC = Buffer.from('valkey-tls code cache 1\n')
+const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest()
+
+function sealed(data: Buffer): Buffer {
+  return Buffer.concat([MAGIC, sha256(data), data])
+}
+
+/** V8's data from a file's bytes, or null when they are not a whole, intact file of ours. */
+function unsealed(file: Buffer): Buffer | null {
+  const start = MAGIC.length + 32
+  if (file.length <= start || !file.subarray(0, MAGIC.length).equals(MAGIC)) return null
+  const data = file.subarray(start)
+  return sha256(data).equals(file.subarray(MAGIC.length, start)) ? data : null
+}
+
 /** Replaces the cache file whole (a temporary file renamed into place), then removes the files of other builds. */
 function writeCache(dir: string, file: string, digest: string, data: Buffer): void {
   const temporary = `${file}.${process.pid}.tmp`
   try {
-    writeFileSync(temporary, data, {flag: 'wx', mode: 0o600})
+    writeFileSync(temporary, sealed(data), {flag: 'wx', mode: 0o600})
     renameSync(temporary, file)
     for (const name of readdirSync(dir)) {
       if (name.endsWith('.v8cache') && !name.endsWith(`-${digest}.v8cache`)) rmSync(join(dir, name), {force: true})
@@ -147,9 +167,10 @@ export function loadCli(file: string, key: string, dir: string | undefined, debu
 
   const digest = createHash('sha256').update(`${process.version} ${process.arch}\n`).update(source).digest('hex').slice(0, 16)
   const cacheFile = join(folder, `${key}-${digest}.v8cache`)
-  const cachedData = readOwnFile(cacheFile)
-  const script = compile(cachedData)
-  outcome = cachedData === undefined ? 'miss' : script.cachedDataRejected ? 'rejected' : 'hit'
+  const stored = readOwnFile(cacheFile)
+  const cachedData = stored && unsealed(stored)
+  const script = compile(cachedData ?? undefined)
+  outcome = stored === undefined ? 'miss' : cachedData === null || script.cachedDataRejected ? 'rejected' : 'hit'
   debug(`code cache ${outcome} ${cacheFile}`)
   // Written at exit, so that it holds the functions this command compiled too, not only the bundle's top level.
   if (outcome !== 'hit') process.once('exit', () => writeCache(folder, cacheFile, digest, script.createCachedData()))

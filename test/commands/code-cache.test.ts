@@ -69,11 +69,13 @@ describe('the code cache of bin/run.js', () => {
     }
   })
 
-  it('is refused when damaged (another file, cut short), and written again', async () => {
+  it('is refused when damaged (another file, cut short, one bit changed, empty), and written again', async () => {
     const dir = tempDir()
     const {file} = await whoami(dir)
     const good = readFileSync(file!)
-    for (const damaged of [Buffer.alloc(good.length, 0x5a), good.subarray(0, good.length >> 1)]) {
+    const flipped = Buffer.from(good)
+    flipped[flipped.length >> 1]! ^= 0x10 // one bit in the middle of V8's data: its own checks would not see it
+    for (const damaged of [Buffer.alloc(good.length, 0x5a), good.subarray(0, good.length >> 1), flipped, Buffer.alloc(0)]) {
       writeFileSync(file!, damaged, {mode: 0o600})
       expect(await whoami(dir)).toMatchObject({code: 0, stdout: expected, outcome: 'rejected'})
       expect(readFileSync(file!).equals(damaged)).toBe(false)
