@@ -80,17 +80,22 @@ function ownFolder(dir: string): boolean {
   return stat.isDirectory() && stat.uid === process.getuid() && (stat.mode & 0o022) === 0
 }
 
+/** Far more than V8 writes for the bundle (under 1 MB): a file this big is not ours, and is not read. */
+const MAX_CACHE_BYTES = 64 * 1024 * 1024
+
 /** The cache file's bytes, if it exists, is a regular file (not through a link) and only this user can change it. */
 function readOwnFile(file: string): Buffer | undefined {
   let fd: number
   try {
-    fd = openSync(file, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0))
+    // O_NONBLOCK: a FIFO put in its place would otherwise block the open until a writer comes (it is then refused).
+    fd = openSync(file, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0))
   } catch {
     return undefined
   }
   try {
     const stat = fstatSync(fd)
-    if (!stat.isFile() || (process.getuid !== undefined && (stat.uid !== process.getuid() || (stat.mode & 0o022) !== 0))) return undefined
+    if (!stat.isFile() || stat.size > MAX_CACHE_BYTES) return undefined
+    if (process.getuid !== undefined && (stat.uid !== process.getuid() || (stat.mode & 0o022) !== 0)) return undefined
     return readFileSync(fd)
   } finally {
     closeSync(fd)

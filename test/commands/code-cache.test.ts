@@ -3,6 +3,7 @@
  * it, with VALKEY_TLS_CACHE_DIR pointing at a folder of the test, and DEBUG=valkey-tls:startup saying what the
  * start did with the cache. Whatever the cache holds, the command must answer the same.
  */
+import {execFileSync} from 'node:child_process'
 import {chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
@@ -98,6 +99,11 @@ describe('the code cache of bin/run.js', () => {
     chmodSync(file!, 0o666) // a file others may change
     expect(await whoami(dir)).toMatchObject({code: 0, stdout: expected, outcome: 'miss'})
     expect(statSync(file!).mode & 0o777).toBe(0o600) // replaced by a private one
+
+    rmSync(file!)
+    execFileSync('mkfifo', [file!]) // opening a FIFO for reading waits for a writer: the start must not
+    expect(await whoami(dir)).toMatchObject({code: 0, stdout: expected, outcome: 'miss'})
+    expect(lstatSync(file!).isFile()).toBe(true)
 
     rmSync(file!)
     symlinkSync(elsewhere, file!)
