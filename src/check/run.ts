@@ -18,7 +18,7 @@ export interface CheckOptions {
   deadlineMs: number
   /** With a client certificate: also try every node without one (see ProbeScope.anonymousProbe). */
   anonymousProbe?: boolean
-  /** Nodes it may connect to (the exporter's targets list); others, found by discovery, are failed without a connection. */
+  /** Nodes it may connect to (--allow-target, an exporter module's targets); others, found by discovery, are failed without a connection. */
   allow?: (node: Endpoint) => boolean
   onProgress?: (done: number, total: number) => void
   now?: Date
@@ -62,7 +62,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
 }
 
 function notAllowed(target: NodeTarget): NodeResult {
-  return {...emptyResult(target), error: 'not among the targets this probe may connect to (targets list): not connected', reason: 'not-allowed'}
+  return {...emptyResult(target), error: 'not within the servers this run may connect to (--allow-target, or the module\'s targets): not connected', reason: 'not-allowed'}
 }
 
 function timedOut(target: NodeTarget, deadlineMs: number): NodeResult {

@@ -2,6 +2,7 @@ import * as Flags from '@oclif/core/flags'
 
 import {BaseCommand} from '../base-command.js'
 import {ExitCode, failedRunExit} from '../errors.js'
+import {allowTargetFlag} from '../flags/allow-target.js'
 import {connectionFlags} from '../flags/connection.js'
 import type {CheckReport} from '../check/run.js'
 import {renderCheckTable} from '../report/check.js'
@@ -30,20 +31,25 @@ Exit codes: ${ExitCode.ok} every node ok; ${ExitCode.warning} only warnings (exp
     concurrency: Flags.integer({summary: 'Nodes checked at the same time.', default: 128, min: 1, max: 4096}),
     deadline: Flags.integer({summary: 'Seconds after which the whole run ends, reporting unfinished nodes as failed.', default: 30, min: 1}),
     'anonymous-probe': Flags.boolean({summary: 'With --cert: also try each node without a certificate, even where its tls-auth-clients says whether it demands one (one more handshake a node).'}),
+    'allow-target': allowTargetFlag,
     ...connectionFlags,
   }
 
   async run(): Promise<CheckReport> {
     const {flags} = await this.parse(Check)
-    const [{parseNodeList}, {runCheck, runFailures}, {renderPrometheus}, {resolveConnection}] = await Promise.all([import('../cluster/discover.js'), import('../check/run.js'), import('../report/prometheus.js'), import('../flags/resolve.js')])
+    const [{parseNodeList}, {runCheck, runFailures}, {renderPrometheus}, {resolveConnection}, {allowFilter, parseAllowTargets}] = await Promise.all([import('../cluster/discover.js'), import('../check/run.js'), import('../report/prometheus.js'), import('../flags/resolve.js'), import('../flags/allow-target.js')])
     const format = this.jsonEnabled() ? 'json' : flags.format
+    const nodes = flags.nodes ? parseNodeList(flags.nodes) : undefined
+    const rules = parseAllowTargets(flags['allow-target'])
     const connection = await resolveConnection(flags, 'the cluster')
+    const allow = allowFilter(rules, nodes ?? [connection])
     const progress = format === 'table' && process.stderr.isTTY ? (done: number, total: number) => {
       if (total >= 10) process.stderr.write(`\r  checked ${done}/${total} nodes${done === total ? '\n' : ''}`)
     } : undefined
     const report = await runCheck({
       connection,
-      nodes: flags.nodes ? parseNodeList(flags.nodes) : undefined,
+      nodes,
+      allow,
       sentinel: flags.sentinel,
       warnDays: flags['warn-days'],
       concurrency: flags.concurrency,

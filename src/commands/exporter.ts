@@ -48,17 +48,11 @@ A probe ends before Prometheus gives up: within X-Prometheus-Scrape-Timeout-Seco
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Exporter)
-    const [{resolveConnection}, {loadExporterConfig}, {buildModules, connectionFor, moduleWarnings}, {parseListenAddress}, {startExporter}, {parseTargetRule}] = await Promise.all([
-      import('../flags/resolve.js'), import('../exporter/config.js'), import('../exporter/modules.js'), import('../exporter/request.js'), import('../exporter/server.js'), import('../exporter/allow.js'),
+    const [{resolveConnection}, {loadExporterConfig}, {buildModules, connectionFor, moduleWarnings}, {parseListenAddress}, {startExporter}, {parseAllowTargets}] = await Promise.all([
+      import('../flags/resolve.js'), import('../exporter/config.js'), import('../exporter/modules.js'), import('../exporter/request.js'), import('../exporter/server.js'), import('../flags/allow-target.js'),
     ])
     const listen = parseListenAddress(flags.listen)
-    const targets = flags['allow-target']?.map((raw) => {
-      try {
-        return parseTargetRule(raw)
-      } catch (error) {
-        throw usageError(`--allow-target: ${(error as Error).message}`)
-      }
-    })
+    const targets = parseAllowTargets(flags['allow-target'])
     const defaults = await resolveConnection(flags, 'the exporter\'s default module')
     const loadModules = async () => {
       const config = flags.config === undefined ? undefined : await loadExporterConfig(flags.config)

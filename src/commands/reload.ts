@@ -2,6 +2,7 @@ import * as Flags from '@oclif/core/flags'
 
 import {BaseCommand} from '../base-command.js'
 import {ExitCode, failedRunExit} from '../errors.js'
+import {allowTargetFlag} from '../flags/allow-target.js'
 import {connectionFlags} from '../flags/connection.js'
 import {defaultLockPath} from '../reload/lock-path.js'
 import type {ReloadReport} from '../reload/run.js'
@@ -44,18 +45,21 @@ Per node: reloaded, unchanged, refused, failed, skipped (or would-reload with --
     'lock-file': Flags.string({summary: 'Lock that keeps two runs apart: a folder, made and removed by the run (default: reload.lock in a folder only this user can write, $XDG_RUNTIME_DIR/valkey-tls or <tmp>/valkey-tls-<uid>).'}),
     'lock-wait': Flags.integer({summary: 'Seconds to wait for another run to finish before giving up.', default: 60, min: 0}),
     quiet: Flags.boolean({char: 'q', summary: 'Print nothing when nothing was reloaded and nothing is wrong.'}),
+    'allow-target': allowTargetFlag,
     ...connectionFlags,
   }
 
   async run(): Promise<ReloadReport> {
     const {flags} = await this.parse(Reload)
-    const [{parseNodeList}, {withLock}, {runReload, runFailures}, {resolveConnection}] = await Promise.all([import('../cluster/discover.js'), import('../reload/lock.js'), import('../reload/run.js'), import('../flags/resolve.js')])
+    const [{parseNodeList}, {withLock}, {runReload, runFailures}, {resolveConnection}, {allowFilter, parseAllowTargets}] = await Promise.all([import('../cluster/discover.js'), import('../reload/lock.js'), import('../reload/run.js'), import('../flags/resolve.js'), import('../flags/allow-target.js')])
     const nodes = flags.nodes ? parseNodeList(flags.nodes) : undefined
+    const rules = parseAllowTargets(flags['allow-target'])
     const seed = await resolveConnection(flags, 'the nodes')
+    const allow = allowFilter(rules, nodes ?? [seed])
     const report = await withLock(flags['dry-run'] ? undefined : flags['lock-file'] ?? defaultLockPath(), flags['lock-wait'] * 1000, () => runReload({
       seed, mode: nodes ? 'list' : flags.cluster ? 'cluster' : 'node', nodes,
       readFiles: flags['read-files'], minDays: flags['min-days'], force: flags.force, dryRun: flags['dry-run'],
-      parallel: flags.parallel, deadlineMs: flags.deadline * 1000,
+      parallel: flags.parallel, deadlineMs: flags.deadline * 1000, allow,
     }))
     if (!this.jsonEnabled()) {
       const text = renderReload(report, {quiet: flags.quiet})

@@ -5,7 +5,7 @@ import {LineCounter, parseDocument} from 'yaml'
 
 import {inputError} from '../errors.js'
 import {readInputFile} from '../fsutil/read.js'
-import {parseTargetRule, type TargetRule} from './allow.js'
+import {parseTargetRule, type TargetRule} from '../cluster/allow.js'
 
 /**
  * The exporter's config file (`--config`): named modules, each a way of connecting that
@@ -48,7 +48,7 @@ export interface ModuleConfig {
   sentinel?: boolean
   /** With a client certificate: also try every node without one (check --anonymous-probe). */
   anonymousProbe?: boolean
-  /** The only servers it may probe and connect to (allow.ts); undefined takes the command line's --allow-target. */
+  /** The only servers it may probe and connect to (cluster/allow.ts); undefined takes the command line's --allow-target. */
   targets?: TargetRule[]
 }
 

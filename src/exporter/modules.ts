@@ -2,7 +2,7 @@ import {inputError} from '../errors.js'
 import {type ConnectionFlagValues, resolveTls} from '../flags/resolve.js'
 import {readInputFile} from '../fsutil/read.js'
 import {type ConnectOptions, type Endpoint, fixedPassword, type PasswordSupplier} from '../transport/options.js'
-import type {TargetRule} from './allow.js'
+import type {TargetRule} from '../cluster/allow.js'
 import {COMMAND_LINE_MODULE, type ExporterConfig, type ModuleConfig, type PasswordSource} from './config.js'
 
 /**
@@ -33,7 +33,7 @@ export interface ProbeModule {
   /** Targets are Sentinels (discovery from SENTINEL MASTERS). */
   sentinel: boolean
   anonymousProbe: boolean
-  /** The only servers it may probe (allow.ts); undefined: any. */
+  /** The only servers it may probe (cluster/allow.ts); undefined: any. */
   targets?: TargetRule[]
 }
 

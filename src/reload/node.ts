@@ -3,7 +3,7 @@ import type {TLSSocket} from 'node:tls'
 import type {NodeTarget} from '../cluster/discover.js'
 import {TransportError} from '../transport/errors.js'
 import {handshake, type ServedCertificate} from '../transport/handshake.js'
-import {boundBy, type ConnectOptions} from '../transport/options.js'
+import {boundBy, type ConnectOptions, type Endpoint} from '../transport/options.js'
 import {openSession, type Session} from '../transport/session.js'
 import type {NodeView} from './assess.js'
 import {parseTlsConfig, TLS_FILE_SETTINGS} from './config.js'
@@ -24,6 +24,8 @@ export interface NodeAccess {
   /** Epoch ms: no step waits past it. */
   deadline: number
   sockets: Set<TLSSocket>
+  /** Nodes it may connect to (--allow-target); undefined: any. */
+  allow?: (node: Endpoint) => boolean
 }
 
 export interface Inspected {

@@ -29,6 +29,8 @@ export interface ReloadOptions {
   /** Nodes reloaded at the same time (1: strictly one after the other). */
   parallel: number
   deadlineMs: number
+  /** Nodes it may connect to (--allow-target); others, found by discovery, are failed without a connection. */
+  allow?: (node: Endpoint) => boolean
   now?: Date
 }
 
@@ -97,7 +99,7 @@ export async function runReload(options: ReloadOptions): Promise<ReloadReport> {
   const started = Date.now()
   const deadline = started + options.deadlineMs
   const sockets = new Set<TLSSocket>()
-  const access: NodeAccess = {seed: options.seed, readFiles: options.readFiles, deadline, sockets}
+  const access: NodeAccess = {seed: options.seed, readFiles: options.readFiles, deadline, sockets, allow: options.allow}
   try {
     const {discovery, targets} = await findTargets({
       seed: options.seed, nodes: options.mode === 'list' ? options.nodes : undefined, discover: options.mode === 'cluster',
@@ -127,6 +129,10 @@ async function inspectAll(planned: Planned[], access: NodeAccess): Promise<void>
   await runPool(planned, {
     limit: 16, deadline: access.deadline,
     work: async (p) => {
+      if (access.allow && !access.allow(p.target)) {
+        p.error = 'not within the servers this run may connect to (--allow-target): not connected'
+        return
+      }
       try {
         const session = await openNodeSession(p.target, access)
         try {

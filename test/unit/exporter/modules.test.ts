@@ -3,7 +3,7 @@ import {join} from 'node:path'
 
 import {afterEach, beforeAll, describe, expect, it} from 'vitest'
 
-import {parseTargetRule} from '../../../src/exporter/allow.js'
+import {parseTargetRule} from '../../../src/cluster/allow.js'
 import {parseExporterConfig} from '../../../src/exporter/config.js'
 import {buildModules, type CommandLineDefaults, connectionFor, moduleWarnings} from '../../../src/exporter/modules.js'
 import {fixedPassword} from '../../../src/transport/options.js'

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {allowedBy, parseTargetRule} from '../../../src/exporter/allow.js'
+import {allowedBy, parseTargetRule} from '../../../src/cluster/allow.js'
 import {parseExporterConfig} from '../../../src/exporter/config.js'
 
 const allows = (rules: string[], host: string, port = 6379) => allowedBy(rules.map(parseTargetRule), {host, port})
