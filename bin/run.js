@@ -26,12 +26,12 @@ if (['--version', ...(pjson.oclif?.additionalVersionFlags ?? [])].includes(proce
   // The bundle is what runs, whatever NODE_ENV says: oclif's development mode would look for TypeScript sources.
   globalThis.oclif = {...globalThis.oclif, enableAutoTranspile: false}
   const require = module.createRequire(import.meta.url)
-  const {cacheDirectory, commandKey, loadCli} = require('../dist/start.cjs')
+  const {codeCacheFolder, commandKey, loadCli} = require('../dist/start.cjs')
   const dist = new URL('../dist/', import.meta.url)
   const key = commandKey(process.argv.slice(2), (id) => existsSync(new URL(`commands/${id}.cjs`, dist)))
   const debug = /(^|[\s,])(\*|valkey-tls:(\*|startup))([\s,]|$)/.test(process.env.DEBUG ?? '') ? (line) => process.stderr.write(`valkey-tls:startup ${line}\n`) : undefined
-  const dir = process.env.NODE_DISABLE_COMPILE_CACHE ? undefined : cacheDirectory(pjson.oclif.dirname ?? pjson.name)
-  const {exports: cli} = loadCli(fileURLToPath(new URL('cli.cjs', dist)), key, dir, debug)
+  const folder = process.env.NODE_DISABLE_COMPILE_CACHE ? undefined : codeCacheFolder(pjson.oclif.dirname ?? pjson.name)
+  const {exports: cli} = loadCli(fileURLToPath(new URL('cli.cjs', dist)), key, folder, debug)
   // The command modules oclif loads (dist/commands/*.cjs, through oclif.manifest.json) take the CLI from here.
   globalThis[Symbol.for('valkey-tls.cli')] = cli
   await cli.execute({dir: import.meta.url})

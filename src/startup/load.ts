@@ -5,20 +5,21 @@
  *
  * The cache is a file per command under oclif's cache folder (VALKEY_TLS_CACHE_DIR, else ~/Library/Caches/
  * valkey-tls on macOS, $XDG_CACHE_HOME/valkey-tls, %LOCALAPPDATA%\valkey-tls, ~/.cache/valkey-tls), in
- * `code-cache/`, written once at the end of the run that found none: V8 bytecode of the bundle's own source
- * (never data of the run: no certificate, key or password is in it). Its name holds a SHA-256 of Node's version,
- * the CPU architecture and the bundle, so an upgrade of either uses a new file (and removes the old ones); V8
- * itself refuses data of another V8 version or other flags, and the bundle is then compiled as if there were none.
- * The file carries a SHA-256 of its data, checked before V8 sees it. Bytecode is code, so the folder is used only when it is ours alone (on POSIX: a real folder, owned by this user,
- * writable by no one else; the file too, not followed through a link). NODE_DISABLE_COMPILE_CACHE (Node's own
- * switch for its compile cache) turns it off. Whatever goes wrong with the cache, the command runs the same: the
- * cache is only ever a shortcut. DEBUG=valkey-tls:startup (or *) says on stderr what happened.
+ * `code-cache/`, written at the end of the run that found none: V8 bytecode of the bundle's own source (never
+ * data of the run: no certificate, key or password is in it). Its name holds a SHA-256 of Node's version and
+ * flags, the CPU architecture and the bundle, so an upgrade of either uses a new file (the old ones go after a
+ * week); the file carries a SHA-256 of its data, checked before V8 sees it (V8's own checks miss a flipped bit).
+ * Bytecode is code, and V8 takes a file made from any source of the same length: so the folder is used only when
+ * no one else can change it or any folder on the way to it (privateFolder), and the file only when it is a
+ * regular file of this user's, not reached through a link. NODE_DISABLE_COMPILE_CACHE (Node's own switch for its
+ * compile cache) turns it off. Whatever goes wrong with the cache, the command runs the same: the cache is only
+ * ever a shortcut. DEBUG=valkey-tls:startup (or *) says on stderr what happened.
  */
 import {createHash} from 'node:crypto'
-import {closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {homedir} from 'node:os'
-import {dirname, join} from 'node:path'
+import {basename, dirname, isAbsolute, join} from 'node:path'
 import vm from 'node:vm'
 
 export type CacheOutcome = 'hit' | 'miss' | 'rejected' | 'off' | 'unsafe'
@@ -72,12 +73,53 @@ export function commandKey(argv: readonly string[], isCommand: (id: string) => b
   return 'cli'
 }
 
-/** A folder only this user can write to (on POSIX; Windows keeps %LOCALAPPDATA% per user), created if missing. */
-function ownFolder(dir: string): boolean {
-  mkdirSync(dir, {recursive: true, mode: 0o700})
-  if (process.getuid === undefined) return true
-  const stat = lstatSync(dir)
-  return stat.isDirectory() && stat.uid === process.getuid() && (stat.mode & 0o022) === 0
+/**
+ * The code cache's folder for oclif's cache folder `dir` (cacheDirectory), or undefined where it is not used. V8
+ * runs the bytecode of any cache file that passes its header checks, even one made from another source of the same
+ * length, so the folder must be one only this user controls (privateFolder). On Windows, whose ACLs are not read
+ * here, that is only the default place under %LOCALAPPDATA% (the user's profile), not a folder named by
+ * VALKEY_TLS_CACHE_DIR or XDG_CACHE_HOME.
+ */
+export function codeCacheFolder(bin: string, place: Place = {}): string | undefined {
+  const {env = process.env, platform = process.platform} = place
+  const dir = cacheDirectory(bin, place)
+  if (dir === undefined || !isAbsolute(dir)) return undefined // a relative XDG_CACHE_HOME would follow the current folder
+  if (platform === 'win32' && (!env.LOCALAPPDATA || dir !== join(env.LOCALAPPDATA, bin))) return undefined
+  return join(dir, 'code-cache')
+}
+
+/**
+ * Whether `dir` (absolute) is a folder that no one but this user and root can change, nor anything on the way to
+ * it, creating what is missing (mode 0700) only below a path that passes. On POSIX: every folder of its real path
+ * from / down is owned by this user or root and writable by no one else unless sticky (in /tmp others may add
+ * entries, not move ours), and the folder itself is this user's. Windows: see codeCacheFolder.
+ */
+function privateFolder(dir: string): boolean {
+  if (process.getuid === undefined) {
+    mkdirSync(dir, {recursive: true})
+    return lstatSync(dir).isDirectory()
+  }
+  const uid = process.getuid()
+  const missing: string[] = []
+  let existing = dir
+  while (!existsSync(existing)) {
+    if (dirname(existing) === existing) return false
+    missing.unshift(basename(existing))
+    existing = dirname(existing)
+  }
+  let path = realpathSync(existing)
+  for (let p = path; ; p = dirname(p)) {
+    const stat = statSync(p) // a real path: no links left in it
+    if (!stat.isDirectory() || (stat.uid !== uid && stat.uid !== 0)) return false
+    if ((stat.mode & 0o022) !== 0 && (stat.mode & 0o1000) === 0) return false
+    if (dirname(p) === p) break
+  }
+  for (const name of missing) {
+    path = join(path, name)
+    mkdirSync(path, {mode: 0o700}) // fails if someone made it meanwhile: then no cache
+  }
+  const stat = lstatSync(path)
+  return stat.isDirectory() && stat.uid === uid && (stat.mode & 0o022) === 0
 }
 
 /** Far more than V8 writes for the bundle (under 1 MB): a file this big is not ours, and is not read. */
@@ -88,7 +130,7 @@ function readOwnFile(file: string): Buffer | undefined {
   let fd: number
   try {
     // O_NONBLOCK: a FIFO put in its place would otherwise block the open until a writer comes (it is then refused).
-    fd = openSync(file, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0))
+    fd = openSync(file, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0))
   } catch {
     return undefined
   }
@@ -97,6 +139,8 @@ function readOwnFile(file: string): Buffer | undefined {
     if (!stat.isFile() || stat.size > MAX_CACHE_BYTES) return undefined
     if (process.getuid !== undefined && (stat.uid !== process.getuid() || (stat.mode & 0o022) !== 0)) return undefined
     return readFileSync(fd)
+  } catch {
+    return undefined
   } finally {
     closeSync(fd)
   }
@@ -122,14 +166,20 @@ function unsealed(file: Buffer): Buffer | null {
   return sha256(data).equals(file.subarray(MAGIC.length, start)) ? data : null
 }
 
-/** Replaces the cache file whole (a temporary file renamed into place), then removes the files of other builds. */
+/** Files of other builds (or other Node flags) are removed once a week old; temporary files of killed runs once stale. */
+const OTHER_BUILDS_MS = 7 * 24 * 3600 * 1000
+const STALE_TEMPORARY_MS = 10 * 60 * 1000
+
+/** Replaces the cache file whole (a temporary file renamed into place), then removes old files of other builds. */
 function writeCache(dir: string, file: string, digest: string, data: Buffer): void {
   const temporary = `${file}.${process.pid}.tmp`
   try {
     writeFileSync(temporary, sealed(data), {flag: 'wx', mode: 0o600})
     renameSync(temporary, file)
+    const now = Date.now()
     for (const name of readdirSync(dir)) {
-      if (name.endsWith('.v8cache') && !name.endsWith(`-${digest}.v8cache`)) rmSync(join(dir, name), {force: true})
+      const old = name.endsWith('.v8cache') ? !name.endsWith(`-${digest}.v8cache`) && OTHER_BUILDS_MS : /\.v8cache\.\d+\.tmp$/.test(name) ? STALE_TEMPORARY_MS : false
+      if (old !== false && now - lstatSync(join(dir, name)).mtimeMs > old) rmSync(join(dir, name), {force: true})
     }
   } catch {
     rmSync(temporary, {force: true})
@@ -137,10 +187,10 @@ function writeCache(dir: string, file: string, digest: string, data: Buffer): vo
 }
 
 /**
- * Runs dist/cli.cjs (file) as CommonJS, through the code cache for `key` in `dir` unless `dir` is undefined,
- * and returns its exports.
+ * Runs dist/cli.cjs (file) as CommonJS, through the code cache file for `key` in `folder` (codeCacheFolder)
+ * unless it is undefined, and returns its exports.
  */
-export function loadCli(file: string, key: string, dir: string | undefined, debug: (line: string) => void = () => {}): LoadedCli {
+export function loadCli(file: string, key: string, folder: string | undefined, debug: (line: string) => void = () => {}): LoadedCli {
   const source = readFileSync(file, 'utf8')
   const run = (script: vm.Script) => {
     const module = {exports: {} as Record<string, unknown>}
@@ -155,22 +205,20 @@ export function loadCli(file: string, key: string, dir: string | undefined, debu
     importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   })
 
-  let folder: string | undefined
   let outcome: CacheOutcome = 'off'
   try {
-    if (dir !== undefined) {
-      folder = join(dir, 'code-cache')
-      if (!ownFolder(folder)) outcome = 'unsafe'
-    }
+    if (folder !== undefined && !privateFolder(folder)) outcome = 'unsafe'
   } catch {
-    outcome = 'unsafe' // no home, a read-only one: run without
+    outcome = 'unsafe' // a read-only home, a folder made meanwhile by someone else: run without
   }
   if (folder === undefined || outcome === 'unsafe') {
     debug(`code cache ${outcome}${folder ? ` (${folder} is not a folder only this user can write to)` : ''}`)
     return {exports: run(compile()), outcome}
   }
 
-  const digest = createHash('sha256').update(`${process.version} ${process.arch}\n`).update(source).digest('hex').slice(0, 16)
+  // V8's data depends on its version and flags (it refuses data made with others): a file for each, so that
+  // `node --stack-size=...` now and then does not replace the usual one.
+  const digest = createHash('sha256').update(`${process.version} ${process.arch} ${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}\n`).update(source).digest('hex').slice(0, 16)
   const cacheFile = join(folder, `${key}-${digest}.v8cache`)
   const stored = readOwnFile(cacheFile)
   const cachedData = stored && unsealed(stored)

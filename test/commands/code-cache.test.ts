@@ -4,7 +4,7 @@
  * start did with the cache. Whatever the cache holds, the command must answer the same.
  */
 import {execFileSync} from 'node:child_process'
-import {chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {beforeAll, describe, expect, it} from 'vitest'
@@ -135,15 +135,68 @@ describe('the code cache of bin/run.js', () => {
     }
   })
 
-  it('of another build is removed when this one writes its own; runs at once each write theirs whole', async () => {
+  it('of another build goes once a week old, a killed run\'s temporary file once stale; runs at once each write theirs whole', async () => {
     const dir = tempDir()
-    mkdirSync(join(dir, 'code-cache'), {mode: 0o700})
-    writeFileSync(join(dir, 'code-cache', 'whoami-0123456789abcdef.v8cache'), 'an older build', {mode: 0o600})
-    writeFileSync(join(dir, 'code-cache', 'notes.txt'), 'not ours', {mode: 0o600})
+    const folder = join(dir, 'code-cache')
+    mkdirSync(folder, {mode: 0o700})
+    const aged = (name: string, ms: number) => {
+      writeFileSync(join(folder, name), 'not this build', {mode: 0o600})
+      utimesSync(join(folder, name), new Date(Date.now() - ms), new Date(Date.now() - ms))
+    }
+    aged('whoami-0123456789abcdef.v8cache', 8 * 24 * 3600_000) // an older build, unused for 8 days
+    aged('check-0123456789abcdef.v8cache', 3600_000) // another build (another install, other Node flags) in use
+    aged('whoami-0123456789abcdef.v8cache.4242.tmp', 3600_000) // a run killed while writing, an hour ago
+    aged('whoami-fedcba9876543210.v8cache.4243.tmp', 1000) // one writing now
+    writeFileSync(join(folder, 'notes.txt'), 'not ours', {mode: 0o600})
     const runs = await Promise.all([1, 2, 3, 4].map(() => whoami(dir)))
     for (const run of runs) expect(run).toMatchObject({code: 0, stdout: expected, outcome: 'miss'})
-    const names = cacheFiles(dir)
-    expect(names).toEqual(['notes.txt', runs[0].file!.split('/').at(-1)]) // no .tmp left, the old build's file gone
+    expect(cacheFiles(dir)).toEqual(['check-0123456789abcdef.v8cache', 'notes.txt', runs[0].file!.split('/').at(-1), 'whoami-fedcba9876543210.v8cache.4243.tmp'].sort())
     expect(await whoami(dir)).toMatchObject({code: 0, stdout: expected, outcome: 'hit'})
+  })
+
+  it('has a file of its own for other Node flags, and the usual one stays', async () => {
+    const dir = tempDir()
+    const usual = await whoami(dir)
+    const flagged = await whoami(dir, {NODE_OPTIONS: '--max-old-space-size=200'})
+    expect(flagged).toMatchObject({code: 0, stdout: expected, outcome: 'miss'})
+    expect(flagged.file).not.toBe(usual.file)
+    expect(await whoami(dir)).toMatchObject({outcome: 'hit', file: usual.file})
+    expect(await whoami(dir, {NODE_OPTIONS: '--max-old-space-size=200'})).toMatchObject({outcome: 'hit', file: flagged.file})
+  })
+
+  it('is not used below a folder others can write to (or a link to one), nor from a relative path; nothing is made there', async () => {
+    const open = join(tempDir(), 'open')
+    mkdirSync(open, {mode: 0o700})
+    chmodSync(open, 0o777) // not sticky: anyone may rename what is in it
+    expect(await whoami(join(open, 'valkey-tls'))).toMatchObject({code: 0, stdout: expected, outcome: 'unsafe'})
+    expect(readdirSync(open)).toEqual([])
+    const viaLink = join(tempDir(), 'link')
+    symlinkSync(open, viaLink)
+    expect(await whoami(join(viaLink, 'valkey-tls'))).toMatchObject({code: 0, stdout: expected, outcome: 'unsafe'})
+    expect(readdirSync(open)).toEqual([])
+    chmodSync(open, 0o1777) // sticky, as /tmp: others may add entries, not move ours
+    expect(await whoami(join(open, 'valkey-tls'))).toMatchObject({code: 0, stdout: expected, outcome: 'miss'})
+
+    const cwd = tempDir()
+    const relative = await runCli(['whoami', join(pki, 'alice.crt'), '--json'], {cwd, env: {VALKEY_TLS_CACHE_DIR: 'cache', DEBUG: 'valkey-tls:startup'}})
+    expect(relative).toMatchObject({code: 0, stdout: expected, stderr: expect.stringMatching(/^valkey-tls:startup code cache off$/m)})
+    expect(readdirSync(cwd)).toEqual([])
+
+    if (isRoot) { // a parent of another user (root run with HOME=/home/alice, say): not used, and nothing made in it
+      const other = join(tempDir(), 'alice')
+      mkdirSync(other, {mode: 0o755})
+      chownSync(other, 65534, 65534)
+      expect(await whoami(join(other, '.cache', 'valkey-tls'))).toMatchObject({code: 0, stdout: expected, outcome: 'unsafe'})
+      expect(readdirSync(other)).toEqual([])
+    }
+  })
+
+  it('reads no file bigger than V8 could have written (a sparse 3 GiB one), and replaces it', async () => {
+    const dir = tempDir()
+    const {file} = await whoami(dir)
+    truncateSync(file!, 3 * 1024 ** 3)
+    expect(await whoami(dir)).toMatchObject({code: 0, stdout: expected, outcome: 'miss'})
+    expect(statSync(file!).size).toBeLessThan(10 * 1024 ** 2)
+    expect(await whoami(dir)).toMatchObject({outcome: 'hit'})
   })
 })

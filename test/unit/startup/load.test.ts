@@ -2,7 +2,7 @@ import {join} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {cacheDirectory, commandKey} from '../../../src/startup/load.js'
+import {cacheDirectory, codeCacheFolder, commandKey} from '../../../src/startup/load.js'
 
 describe('cacheDirectory: where oclif keeps its cache', () => {
   const home = '/home/u'
@@ -15,6 +15,24 @@ describe('cacheDirectory: where oclif keeps its cache', () => {
     expect(cacheDirectory('valkey-tls', {env: {}, home, platform: 'linux'})).toBe(join(home, '.cache', 'valkey-tls'))
     expect(cacheDirectory('valkey-tls', {env: {XDG_CACHE_HOME: '/x'}, home: '', platform: 'linux'})).toBe(join('/x', 'valkey-tls'))
     expect(cacheDirectory('valkey-tls', {env: {}, home: '', platform: 'linux'})).toBeUndefined() // no home: no cache
+  })
+})
+
+describe('codeCacheFolder: where the code cache may live', () => {
+  it('is code-cache/ in the cache folder, when that is an absolute path', () => {
+    expect(codeCacheFolder('valkey-tls', {env: {}, home: '/home/u', platform: 'linux'})).toBe(join('/home/u', '.cache', 'valkey-tls', 'code-cache'))
+    expect(codeCacheFolder('valkey-tls', {env: {VALKEY_TLS_CACHE_DIR: '/c'}, home: '/home/u', platform: 'linux'})).toBe(join('/c', 'code-cache'))
+    // A relative XDG_CACHE_HOME or VALKEY_TLS_CACHE_DIR would follow the current folder (an unpacked archive's, say).
+    expect(codeCacheFolder('valkey-tls', {env: {XDG_CACHE_HOME: '.cache'}, home: '/home/u', platform: 'linux'})).toBeUndefined()
+    expect(codeCacheFolder('valkey-tls', {env: {VALKEY_TLS_CACHE_DIR: 'cache'}, home: '/home/u', platform: 'linux'})).toBeUndefined()
+    expect(codeCacheFolder('valkey-tls', {env: {}, home: '', platform: 'linux'})).toBeUndefined()
+  })
+  it('on Windows, only under %LOCALAPPDATA% (the user\'s profile): a folder named by a variable may be shared', () => {
+    const local = join('/', 'Users', 'u', 'AppData', 'Local') // (the test runs on POSIX: join's separators)
+    expect(codeCacheFolder('valkey-tls', {env: {LOCALAPPDATA: local}, home: '/home/u', platform: 'win32'})).toBe(join(local, 'valkey-tls', 'code-cache'))
+    expect(codeCacheFolder('valkey-tls', {env: {LOCALAPPDATA: local, VALKEY_TLS_CACHE_DIR: '/shared'}, home: '/home/u', platform: 'win32'})).toBeUndefined()
+    expect(codeCacheFolder('valkey-tls', {env: {LOCALAPPDATA: local, XDG_CACHE_HOME: '/shared'}, home: '/home/u', platform: 'win32'})).toBeUndefined()
+    expect(codeCacheFolder('valkey-tls', {env: {}, home: '/home/u', platform: 'win32'})).toBeUndefined()
   })
 })
 
