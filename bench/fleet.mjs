@@ -6,8 +6,9 @@
 //   openssl: one `openssl s_client -verify_return_error` per node, in turn (the do-it-yourself loop)
 //   check:   valkey-tls check --nodes ... --cacert --cert --key --json   (must report every node ok)
 //   reload:  valkey-tls reload --nodes ... (nothing changed: must say so, and send no CONFIG SET)
-// Prints medians, the ratios of medians (check/nmap, check/openssl, reload/check) and the peak memory
-// (max RSS) of the tool's process. The servers run on the same cores as the tools.
+// Prints medians, the ratios of medians (check/nmap, check/openssl, reload/check), the peak memory
+// (max RSS) and the CPU time (user + system) of the tool's process, with the CPU ratios: steadier than wall time on
+// shared cores. The servers run on the same cores as the tools.
 // Usage: node bench/fleet.mjs [sizes] [runs]   (defaults 30,200 and 5; npm run bench:fleet)
 //        FLEET_SKIP=openssl,nmap node bench/fleet.mjs 1000 3   (the 1000-node run, tool only)
 //        FLEET_KEEP=/tmp/fleet.json node bench/fleet.mjs 200      (start the fleet, describe it in the file, wait)
@@ -53,13 +54,14 @@ async function startFleet(n, pki) {
   return ports
 }
 
-/** A whole command's wall time and peak RSS (GNU time's %M, KiB), and what it printed. */
+/** A whole command's wall time, CPU time (user + system, GNU time's %U %S) and peak RSS (%M, KiB), and what it printed. */
 function run(cmd, args) {
   const start = process.hrtime.bigint()
-  const r = spawnSync('/usr/bin/time', ['-f', 'maxrss=%M', cmd, ...args], {encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: {...process.env, NO_COLOR: '1'}, input: ''})
+  const r = spawnSync('/usr/bin/time', ['-f', 'maxrss=%M cpu=%U+%S', cmd, ...args], {encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: {...process.env, NO_COLOR: '1'}, input: ''})
   const ms = Number(process.hrtime.bigint() - start) / 1e6
   const rss = Number(/maxrss=(\d+)/.exec(r.stderr)?.[1] ?? Number.NaN)
-  return {ms, rss, status: r.status, stdout: r.stdout, stderr: r.stderr}
+  const cpu = /cpu=([\d.]+)\+([\d.]+)/.exec(r.stderr)
+  return {ms, rss, cpu: cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : Number.NaN, status: r.status, stdout: r.stdout, stderr: r.stderr}
 }
 
 const cases = {
@@ -118,15 +120,17 @@ try {
     for (const c of names) cases[c](pki, ports) // warm caches, and check every answer once
     for (let i = 0; i < runs; i++) for (const c of names) samples[c].push(cases[c](pki, ports))
     const med = (c, key = 'ms') => (samples[c] ? median(samples[c].map((s) => s[key])) : undefined)
-    rows.push({n, nmap: med('nmap'), openssl: med('openssl'), check: med('check'), work: med('check', 'work'), checkRss: med('check', 'rss'), reload: med('reload'), reloadRss: med('reload', 'rss')})
+    rows.push({n, nmap: med('nmap'), openssl: med('openssl'), check: med('check'), work: med('check', 'work'), checkRss: med('check', 'rss'), reload: med('reload'), reloadRss: med('reload', 'rss'),
+      nmapCpu: med('nmap', 'cpu'), checkCpu: med('check', 'cpu'), reloadCpu: med('reload', 'cpu')})
     for (const child of children.splice(0)) child.kill('SIGKILL')
   }
   console.log(`standalone TLS nodes (${sh(server, ['--version']).trim().split(' ').slice(0, 3).join(' ')}), client certificates required; median of ${runs} interleaved runs; ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}; Node ${process.version}`)
-  console.log('| nodes | nmap ssl-cert | openssl loop | check --nodes | of which checking | check / nmap | check / openssl | reload (unchanged) | reload / check | check max RSS | reload max RSS |')
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|')
+  // CPU time of the tool's own process (the servers' is not counted): steadier than wall time on shared cores.
+  console.log('| nodes | nmap ssl-cert | openssl loop | check --nodes | of which checking | check / nmap | check / openssl | reload (unchanged) | reload / check | check max RSS | reload max RSS | CPU: nmap / check / reload | CPU check / nmap | CPU reload / check |')
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
   for (const r of rows) {
     const mib = (kib) => (Number.isFinite(kib) ? `${(kib / 1024).toFixed(0)} MiB` : '-')
-    console.log(`| ${r.n} | ${fmt(r.nmap)} | ${fmt(r.openssl)} | ${fmt(r.check)} | ${fmt(r.work)} | ${ratio(r.check, r.nmap)} | ${ratio(r.check, r.openssl)} | ${fmt(r.reload)} | ${ratio(r.reload, r.check)} | ${mib(r.checkRss)} | ${mib(r.reloadRss)} |`)
+    console.log(`| ${r.n} | ${fmt(r.nmap)} | ${fmt(r.openssl)} | ${fmt(r.check)} | ${fmt(r.work)} | ${ratio(r.check, r.nmap)} | ${ratio(r.check, r.openssl)} | ${fmt(r.reload)} | ${ratio(r.reload, r.check)} | ${mib(r.checkRss)} | ${mib(r.reloadRss)} | ${[r.nmapCpu, r.checkCpu, r.reloadCpu].map(fmt).join(' / ')} | ${ratio(r.checkCpu, r.nmapCpu)} | ${ratio(r.reloadCpu, r.checkCpu)} |`)
   }
 } finally {
   for (const child of children) child.kill('SIGKILL')
