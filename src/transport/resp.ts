@@ -74,7 +74,13 @@ export function sendCommands(socket: TLSSocket, commands: ReadonlyArray<Readonly
   })
 }
 
+/** A command as RESP: an array of bulk strings (strings as UTF-8). Text-only commands, the usual case, as one string. */
 export function encode(args: ReadonlyArray<string | Buffer>): Buffer {
+  if (args.every((a) => typeof a === 'string')) {
+    let text = `*${args.length}\r\n`
+    for (const a of args as readonly string[]) text += `$${Buffer.byteLength(a)}\r\n${a}\r\n`
+    return Buffer.from(text)
+  }
   return Buffer.concat([Buffer.from(`*${args.length}\r\n`), ...args.flatMap((a) => {
     const b = Buffer.isBuffer(a) ? a : Buffer.from(a)
     return [Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n')]

@@ -4,7 +4,7 @@ import type {TLSSocket} from 'node:tls'
 import {describe, expect, it} from 'vitest'
 
 import {socketFailure} from '../../../src/transport/errors.js'
-import {type CommandOutcome, isErrorReply, sendCommand, sendCommands} from '../../../src/transport/resp.js'
+import {type CommandOutcome, encode, isErrorReply, sendCommand, sendCommands} from '../../../src/transport/resp.js'
 
 /** Enough of a TLSSocket for sendCommand: events, and write() recording the bytes. No network. */
 class FakeSocket extends EventEmitter {
@@ -225,5 +225,21 @@ describe('sendCommands: a pipeline', () => {
     expect(outcomes[0]).toEqual({ok: true, reply: 'PONG'})
     expect(outcomes.slice(1).map((o) => !o.ok && o.code)).toEqual(['CLOSED', 'CLOSED'])
     expect(socket.leftovers).toBe(0)
+  })
+})
+
+describe('encode', () => {
+  // The byte-by-byte definition: *N, then $LEN and the bytes of each argument (strings as UTF-8).
+  const reference = (args: ReadonlyArray<string | Buffer>) => Buffer.concat([Buffer.from(`*${args.length}\r\n`), ...args.flatMap((a) => {
+    const b = Buffer.isBuffer(a) ? a : Buffer.from(a, 'utf8')
+    return [Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n')]
+  })])
+  it('writes what RESP says for text, multi-byte UTF-8, empty arguments and binary ones', () => {
+    const cases: Array<Array<string | Buffer>> = [
+      ['PING'], ['CONFIG', 'GET', 'tls-*', 'dir'], ['AUTH', 'alice', 'pässwörd 🔑'], ['SET', '', ''], [],
+      ['ACL', 'GETUSER', Buffer.from([0, 0xff, 0x0d, 0x0a])], ['ECHO', 'a\r\nb'],
+    ]
+    for (let i = 0; i < 200; i++) cases.push(Array.from({length: i % 7}, (_, k) => String.fromCodePoint(...Array.from({length: (i * 7 + k) % 13}, (_, j) => [0x41, 0xe9, 0x4e2d, 0x1f600, 0x0d][(i + j + k) % 5]!))))
+    for (const args of cases) expect(encode(args).equals(reference(args))).toBe(true)
   })
 })
