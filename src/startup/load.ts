@@ -1,7 +1,7 @@
 /**
  * How bin/run.js loads the CLI: dist/cli.cjs (oclif and every command, one CommonJS file; scripts/bundle.mjs) is
  * compiled through node:vm with V8's code cache, so that a start does not parse and compile the same 800 KB
- * again (about a third of `whoami`'s time on Node 20, which has no compile cache of its own; BENCHMARKS.md).
+ * again (a fifth to a third of a start on Node 20, which has no compile cache of its own; BENCHMARKS.md).
  *
  * The cache is a file per command under oclif's cache folder (VALKEY_TLS_CACHE_DIR, else ~/Library/Caches/
  * valkey-tls on macOS, $XDG_CACHE_HOME/valkey-tls, %LOCALAPPDATA%\valkey-tls, ~/.cache/valkey-tls), in
