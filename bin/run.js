@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The package's bin (npm makes a cmd/PowerShell shim of it on Windows). The CLI is the bundle the build makes
-// (scripts/bundle.mjs): dist/cli.cjs holds oclif's `execute` and every command; oclif finds the commands through
+// (scripts/bundle.mjs): dist/cli.cjs holds oclif, how it is run (src/cli/main.ts) and every command; oclif finds the commands through
 // oclif.manifest.json (package.json `oclif.commands`), as dist/commands/*.cjs, which hand it the command's class
 // from that bundle.
 // `--version` is answered here without loading oclif: same condition and same text as oclif's own
@@ -34,5 +34,5 @@ if (['--version', ...(pjson.oclif?.additionalVersionFlags ?? [])].includes(proce
   const {exports: cli} = loadCli(fileURLToPath(new URL('cli.cjs', dist)), key, folder, debug)
   // The command modules oclif loads (dist/commands/*.cjs, through oclif.manifest.json) take the CLI from here.
   globalThis[Symbol.for('valkey-tls.cli')] = cli
-  await cli.execute({dir: import.meta.url})
+  await cli.main(import.meta.url)
 }

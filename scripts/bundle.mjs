@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Bundles the CLI into dist/:
-// - cli.cjs: oclif's `execute`, every command of src/commands, the help class (package.json `oclif.helpClass`) and
+// - cli.cjs: oclif and how bin/run.js runs it (src/cli/main.ts), every command of src/commands, the help class (package.json `oclif.helpClass`) and
 //   the hooks (`oclif.hooks`), one CommonJS file. bin/run.js compiles it with V8's code cache (src/startup/load.ts),
 //   which is why it is one file: Node starts a CLI faster from one cached file than from the dozens of ES modules
 //   oclif and the commands are made of (BENCHMARKS.md). The modules a command import()s in run() stay in it, run
@@ -56,7 +56,7 @@ const common = {
 }
 
 const entry = [
-  "export {execute} from '@oclif/core/execute'",
+  "export {main} from './src/cli/main.ts'",
   "export {default as help} from './src/help.ts'",
   ...hooks.map(({source}, i) => `import hook${i} from './${source}'`),
   `export const hooks = {${hooks.map(({event}, i) => `${JSON.stringify(event)}: hook${i}`).join(', ')}}`,

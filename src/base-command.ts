@@ -46,30 +46,6 @@ export abstract class BaseCommand extends Command {
     }
     this.exit(failure.exitCode)
   }
-
-  /**
-   * oclif ends the process with process.exit() as soon as a command throws, this.exit() with an exit code
-   * included, and Node writes to a pipe asynchronously: what was still queued was lost (`check --json | jq` over a
-   * large cluster with one failed node got its first 64 KiB). So every run waits here until stdout and stderr have
-   * taken their output, for a bounded time: a reader that never reads does not hold the run for ever.
-   */
-  protected override async finally(error: Error | undefined): Promise<unknown> {
-    await Promise.all([drained(process.stdout), drained(process.stderr)])
-    return super.finally(error)
-  }
-}
-
-/** Resolves once everything written to `stream` so far is out of the process (or it failed), or after `timeoutMs`. */
-function drained(stream: NodeJS.WriteStream, timeoutMs = 10_000): Promise<void> {
-  if (stream.destroyed || stream.writableLength === 0) return Promise.resolve()
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, timeoutMs)
-    timer.unref()
-    stream.write('', () => {
-      clearTimeout(timer)
-      resolve()
-    })
-  })
 }
 
 export function describeFailure(error: Error & {oclif?: {exit?: number}}, command?: ParsedCommand): CommandFailure {

@@ -26,6 +26,8 @@ export interface ProbeScope {
    * one), even when the node's tls-auth-clients says so: a proxy in front of it may differ.
    */
   anonymousProbe?: boolean
+  /** Servers it may connect to (--allow-target, a module's targets): a node's cluster-bus port outside them is not checked. */
+  allow?: (at: Endpoint) => boolean
 }
 
 export interface TlsSettings {
@@ -124,7 +126,7 @@ export async function probeNode(target: NodeTarget, settings: ProbeScope): Promi
     busPort ??= read.busPort
   } else if (!session && result.clientCertRequired) result.notes.push('TLS settings not read: the node requires a client certificate (--cert/--key)')
   // The bus is probed whenever the client port handshake worked, even if its certificate failed checks.
-  if (busPort && result.settings?.tlsCluster !== 'no' && result.clientCertRequired !== null) {
+  if (busPort && result.settings?.tlsCluster !== 'no' && result.clientCertRequired !== null && busAllowed(target, busPort, settings, result)) {
     result.bus = await probeBus(target, busPort, settings)
   }
   return finish(result, settings)
@@ -150,7 +152,7 @@ async function probeWithCertFirst(target: NodeTarget, settings: ProbeScope): Pro
   if (!settings.anonymousProbe && (demands === 'yes' || demands === 'no' || demands === 'optional')) result.clientCertRequired = demands === 'yes'
   else await tryWithoutCertificate(target, settings, result)
   const busPort = target.busPort ?? read.busPort
-  if (!result.error && busPort && result.settings?.tlsCluster !== 'no') result.bus = await probeBus(target, busPort, settings)
+  if (!result.error && busPort && result.settings?.tlsCluster !== 'no' && busAllowed(target, busPort, settings, result)) result.bus = await probeBus(target, busPort, settings)
   return finish(result, settings)
 }
 
@@ -286,6 +288,13 @@ function readInfo(info: Record<string, string>, result: NodeResult, now: Date): 
   }
   if (Object.keys(info).some((k) => k.startsWith('tls_'))) result.loaded = {server: expiry('server'), client: expiry('client'), ca: expiry('ca')}
   if (info.acl_access_denied_tls_cert !== undefined && /^\d+$/.test(info.acl_access_denied_tls_cert)) result.aclDeniedTlsCert = Number(info.acl_access_denied_tls_cert)
+}
+
+/** The bus handshake presents the client certificate too: not to a port the rules leave out (noted instead). */
+function busAllowed(target: NodeTarget, busPort: number, settings: ProbeScope, result: NodeResult): boolean {
+  if (!settings.allow || settings.allow({host: target.host, port: busPort})) return true
+  result.notes.push(`cluster bus port ${busPort} is outside the servers this run may connect to (--allow-target, or the module's targets): not checked`)
+  return false
 }
 
 async function probeBus(target: NodeTarget, busPort: number, settings: ProbeScope): Promise<PortResult> {

@@ -42,7 +42,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
   const {connection} = options
   const {discovery, targets} = await findTargets({seed: connection, nodes: options.nodes, sentinel: options.sentinel, discover: true, onFailure: 'seed', timeoutMs: Math.min(connection.timeoutMs, options.deadlineMs), deadline})
   const sockets = new Set<TLSSocket>()
-  const scope: ProbeScope = {connection: {...connection, timeoutMs: Math.min(connection.timeoutMs, options.deadlineMs)}, warnDays: options.warnDays, now, sockets, deadline, anonymousProbe: options.anonymousProbe}
+  const scope: ProbeScope = {connection: {...connection, timeoutMs: Math.min(connection.timeoutMs, options.deadlineMs)}, warnDays: options.warnDays, now, sockets, deadline, anonymousProbe: options.anonymousProbe, allow: options.allow}
   const {results} = await runPool(targets, {
     limit: options.concurrency, deadline, work: async (target) => (options.allow && !options.allow(target) ? notAllowed(target) : probeNode(target, scope)),
     onDone: options.onProgress && ((_, done, total) => options.onProgress!(done, total)),

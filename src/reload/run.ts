@@ -86,6 +86,8 @@ interface RunContext {
   cache: Map<string, Promise<string | null>>
 }
 
+const NOT_ALLOWED = 'not within the servers this run may connect to (--allow-target): not connected'
+
 /** How many times a node is loaded again when its files changed while it was being reloaded. */
 const RACE_RELOADS = 2
 
@@ -113,7 +115,10 @@ export async function runReload(options: ReloadOptions): Promise<ReloadReport> {
       if (p.inspected) p.assessment = await decide(p, p.inspected, context)
       else p.error ??= `not inspected within the overall deadline (${options.deadlineMs / 1000} s)`
     }
-    const nodes = await roll(planned, context)
+    const outside = planned.filter((p) => p.error === NOT_ALLOWED)
+    const nodes = outside.length === 0 ? await roll(planned, context) : planned.map((p): NodeReport => (p.error === NOT_ALLOWED
+      ? {...baseReport(p), action: 'failed', reason: p.error}
+      : {...baseReport(p), action: 'skipped', reason: `not attempted: ${outside.map((o) => o.address).join(', ')} ${outside.length > 1 ? 'are' : 'is'} outside --allow-target, and a run that cannot look at every node changes none`}))
     return summarize(options, discovery, nodes, started)
   } finally {
     for (const socket of sockets) socket.destroy()
@@ -130,7 +135,7 @@ async function inspectAll(planned: Planned[], access: NodeAccess): Promise<void>
     limit: 16, deadline: access.deadline,
     work: async (p) => {
       if (access.allow && !access.allow(p.target)) {
-        p.error = 'not within the servers this run may connect to (--allow-target): not connected'
+        p.error = NOT_ALLOWED
         return
       }
       try {

@@ -61,7 +61,8 @@ describe('--allow-target', () => {
     const json = JSON.parse(result.stdout) as {nodes: Array<{address: string; action: string; reason: string}>}
     const byAddress = Object.fromEntries(json.nodes.map((n) => [n.address, n]))
     expect(byAddress[`127.0.0.1:${replica.port}`]).toMatchObject({action: 'failed', reason: expect.stringMatching(/--allow-target/)})
-    expect(json.nodes.map((n) => n.action)).not.toContain('reloaded')
+    // Whichever node is outside, nothing is attempted: a run that cannot look at every node changes none.
+    expect(byAddress[`127.0.0.1:${primary.port}`]).toMatchObject({action: 'skipped', reason: `not attempted: 127.0.0.1:${replica.port} is outside --allow-target, and a run that cannot look at every node changes none`})
     expect(after - before).toBe(1)
   })
 

@@ -73,6 +73,20 @@ function othersOk(report: ReportJson, faulty: ValkeyHandle) {
 }
 
 describe('valkey-tls check on a 3x2 tls-cluster cluster', () => {
+  it('with --allow-target naming the client ports only, no bus port is connected to: noted, and the nodes stay ok', async () => {
+    const rules = cluster.nodes.flatMap((n) => ['--allow-target', `127.0.0.1:${n.port}`])
+    const {code, json} = await check([...seedArgs(), ...rules])
+    expect(code).toBe(0)
+    for (const node of cluster.nodes) {
+      const n = byPort(json, node) as NodeJson & {notes: string[]}
+      expect(n).toMatchObject({status: 'ok', bus: null})
+      expect(n.notes).toContain(`cluster bus port ${node.clusterPort} is outside the servers this run may connect to (--allow-target, or the module's targets): not checked`)
+    }
+    // Any port of the address: the bus is checked again.
+    const all = await check([...seedArgs(), '--allow-target', '127.0.0.1'])
+    expect(all.json.nodes.every((n) => n.bus?.ok === true)).toBe(true)
+  })
+
   it('finds all primaries, replicas and bus ports from one seed, all healthy: exit 0', async () => {
     const {code, json, stderr} = await check(seedArgs())
     expect(stderr).toBe('')
