@@ -83,6 +83,8 @@ interface RunContext {
   options: ReloadOptions
   access: NodeAccess
   peers: PeerTrust[]
+  /** Linked nodes (found from a node, not given) that --allow-target keeps this run from looking at. */
+  unseenPeers: string[]
   cache: Map<string, Promise<string | null>>
 }
 
@@ -110,7 +112,8 @@ export async function runReload(options: ReloadOptions): Promise<ReloadReport> {
     const given = order(targets).map((target): Planned => ({target, address: formatAddress(target)}))
     await inspectAll(given, access) // runPool stops waiting at the deadline
     const planned = oneEntryPerServer(given)
-    const context: RunContext = {options, access, peers: await linkedPeers(planned, options, access), cache: new Map()}
+    const linked = await linkedPeers(planned, options, access)
+    const context: RunContext = {options, access, peers: linked.peers, unseenPeers: linked.unseen, cache: new Map()}
     for (const p of planned) {
       if (p.inspected) p.assessment = await decide(p, p.inspected, context)
       else p.error ??= `not inspected within the overall deadline (${options.deadlineMs / 1000} s)`
@@ -175,23 +178,25 @@ function oneEntryPerServer(planned: Planned[]): Planned[] {
  * and replicas), for the rehearsals: the run's own nodes with --cluster; otherwise found from the first
  * such node, and looked at the same way.
  */
-async function linkedPeers(planned: Planned[], options: ReloadOptions, access: NodeAccess): Promise<PeerTrust[]> {
+async function linkedPeers(planned: Planned[], options: ReloadOptions, access: NodeAccess): Promise<{peers: PeerTrust[]; unseen: string[]}> {
   const linked = planned.find((p) => p.inspected?.view.config.tlsCluster || p.inspected?.view.config.tlsReplication)
-  if (!linked) return []
+  if (!linked) return {peers: [], unseen: []}
   let all = planned
+  let unseen: string[] = []
   if (options.mode !== 'cluster') {
     try {
       const found = await discoverFromSeed({...options.seed, host: linked.target.host, port: linked.target.port}, {timeoutMs: stepTimeout(access), deadline: access.deadline, tolerate: TOLERATED})
       const known = new Set(planned.map((p) => p.address))
       const extra = found.nodes.filter((n) => !known.has(formatAddress(n))).map((target): Planned => ({target, address: formatAddress(target)}))
       await inspectAll(extra, access)
+      unseen = extra.filter((p) => p.error === NOT_ALLOWED).map((p) => p.address)
       const runIds = new Set(planned.map((p) => p.inspected?.view.config.runId).filter(Boolean))
       all = [...planned, ...extra.filter((p) => !runIds.has(p.inspected?.view.config.runId))]
     } catch {
       // Without the list, the rehearsals run against the run's own nodes only.
     }
   }
-  return all.filter((p) => p.inspected).map((p) => {
+  const peers = all.filter((p) => p.inspected).map((p): PeerTrust => {
     const {view, material} = p.inspected!
     const local = 'reads' in material ? material : undefined
     const identity = local && identityOf(view.config, local, 'server')
@@ -207,6 +212,7 @@ async function linkedPeers(planned: Planned[], options: ReloadOptions, access: N
       verifiesClients: view.config.tlsCluster || view.config.authClients !== 'no',
     }
   })
+  return {peers, unseen}
 }
 
 function sameLeaf(certFile: Buffer, servedDer: Buffer): boolean {
@@ -244,8 +250,9 @@ async function decide(p: Planned, inspected: Inspected, context: RunContext, for
     liveVerify: (peer, trust) => liveVerify(peer, trust, options, access),
     cache: context.cache,
   })
-  if (problems.length > 0) return refuse(problems, assessment.onDisk, [...assessment.notes, ...notes])
-  return {...assessment, notes: [...assessment.notes, ...notes]}
+  const unseen = context.unseenPeers.map((address) => `${address} (linked to this node) is outside --allow-target: whether it accepts the new certificate was not rehearsed`)
+  if (problems.length > 0) return refuse(problems, assessment.onDisk, [...assessment.notes, ...notes, ...unseen])
+  return {...assessment, notes: [...assessment.notes, ...notes, ...unseen]}
 }
 
 /** A peer whose files are not here: a real handshake verifying its chain with `trust` (names are not checked on bus links). */

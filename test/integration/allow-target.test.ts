@@ -66,6 +66,17 @@ describe('--allow-target', () => {
     expect(after - before).toBe(1)
   })
 
+  it('reload of the primary alone: its replica, found for the rehearsal, is not connected to, and a note says what was not rehearsed', async () => {
+    const before = await connectionsTo(replica)
+    const result = await runCli(['reload', ...seed(), '--dry-run', '--force', '--allow-target', `127.0.0.1:${primary.port}`, '--json'])
+    const after = await connectionsTo(replica)
+    expect(result.code).toBe(0)
+    const [node] = (JSON.parse(result.stdout) as {nodes: Array<{action: string; notes: string[]}>}).nodes
+    expect(node!.action).toBe('would-reload')
+    expect(node!.notes).toContain(`127.0.0.1:${replica.port} (linked to this node) is outside --allow-target: whether it accepts the new certificate was not rehearsed`)
+    expect(after - before).toBe(1)
+  })
+
   it('a seed or --nodes outside the rules, and a rule that is not one, are usage errors (exit 2, one line)', async () => {
     for (const command of ['check', 'reload']) {
       expectOneLineError(await runCli([command, ...seed(), '--allow-target', '10.0.0.0/8']), 2, new RegExp(`127\\.0\\.0\\.1:${primary.port} is not within --allow-target \\(10\\.0\\.0\\.0/8\\)`))
