@@ -36,9 +36,17 @@ describe('exporter target rules', () => {
   })
 
   it('refuses what is not a rule, saying why', () => {
+    // An unbracketed IPv6 address ending in what looks like a port is refused as ambiguous; ::1 and fd00::10 are not.
+    expect(() => parseTargetRule('::1:6379')).toThrow('target rule "::1:6379": ambiguous: write [::1]:6379 for port 6379 of ::1, or [::1:6379] for that address')
+    expect(() => parseTargetRule('fe80::1:7000')).toThrow(/ambiguous/)
+    expect(() => parseTargetRule('fe80::1:16379')).toThrow(/goes in brackets/) // (16379 is no IPv6 group)
+    expect(parseTargetRule('[::1:6379]').port).toBeUndefined()
+    expect(parseTargetRule('::1').port).toBeUndefined()
+    expect(allows(['fd00::10'], 'fd00::10')).toBe(true)
     expect(() => parseTargetRule('10.0.0.0/33')).toThrow(/"10\.0\.0\.0\/33": \/33 is not a prefix length for IPv4/)
     expect(() => parseTargetRule('fd00::/8:6379')).toThrow(/goes in brackets/)
-    expect(parseTargetRule('fd00::1:6379').port).toBeUndefined() // an IPv6 address whole (ports follow brackets)
+    expect(() => parseTargetRule('fd00::1:6379')).toThrow(/ambiguous/) // an IPv6 address, or fd00::1 port 6379? Brackets say which
+    expect(parseTargetRule('[fd00::1:6379]').port).toBeUndefined()
     expect(() => parseTargetRule('db1:99999')).toThrow(/port 99999 is not 1-65535 or \*/)
     expect(() => parseTargetRule('not a host')).toThrow(/not a host name, \*\.domain, IP address or network/)
     expect(() => parseTargetRule('db.example/8')).toThrow(/a network is an IP address and a prefix length/)
