@@ -3,11 +3,12 @@ import {BlockList, isIP} from 'node:net'
 import type {Endpoint} from '../transport/options.js'
 
 /**
- * Which servers a module may probe (config `targets:`, command line `--allow-target`). Whoever can reach
+ * Which servers a run may connect to (check and reload `--allow-target`; the exporter's `--allow-target` and a module's `targets:`). Whoever can reach
  * `/probe` names the target, and a probe presents the module's client certificate and sends its password to
  * every node it finds: without a list, that is any host. A rule is HOST[:PORT]:
  * - HOST: `*` (any), a name (`db1.valkey.internal`), `*.valkey.internal` (any name below it), an IP address, or
- *   a network (`10.0.0.0/8`, `[fd00::]/8`); IPv6 in brackets when a port follows;
+ *   a network (`10.0.0.0/8`, `[fd00::]/8`); IPv6 in brackets when a port follows (unbracketed, `::1:6379` is
+ *   refused as ambiguous: an address ending in a group of 4-5 digits, or `::1` port 6379?);
  * - PORT: a number, or `*` / nothing for any port.
  * Names are compared as written (case aside), never resolved: a name rule does not allow the node's IP
  * address, nor a network rule its name. Discovered nodes are checked too (as CLUSTER SHARDS or INFO name them).
