@@ -149,8 +149,10 @@ describe('the code cache of bin/run.js', () => {
     aged('whoami-fedcba9876543210.v8cache.4243.tmp', 1000) // one writing now
     writeFileSync(join(folder, 'notes.txt'), 'not ours', {mode: 0o600})
     const runs = await Promise.all([1, 2, 3, 4].map(() => whoami(dir)))
-    for (const run of runs) expect(run).toMatchObject({code: 0, stdout: expected, outcome: 'miss'})
-    expect(cacheFiles(dir)).toEqual(['check-0123456789abcdef.v8cache', 'notes.txt', runs[0].file!.split('/').at(-1), 'whoami-fedcba9876543210.v8cache.4243.tmp'].sort())
+    // At once, most find no file (a run started late on a busy machine may find one already written: a hit).
+    for (const run of runs) expect(run).toMatchObject({code: 0, stdout: expected, outcome: expect.stringMatching(/^(miss|hit)$/), file: runs[0]!.file})
+    expect(runs.filter((run) => run.outcome === 'miss').length).toBeGreaterThan(0)
+    expect(cacheFiles(dir)).toEqual(['check-0123456789abcdef.v8cache', 'notes.txt', runs[0]!.file!.split('/').at(-1), 'whoami-fedcba9876543210.v8cache.4243.tmp'].sort())
     expect(await whoami(dir)).toMatchObject({code: 0, stdout: expected, outcome: 'hit'})
   })
 
