@@ -122,6 +122,15 @@ function privateFolder(dir: string): boolean {
   return stat.isDirectory() && stat.uid === uid && (stat.mode & 0o022) === 0
 }
 
+/** privateFolder, false when it fails (a read-only home, a folder made meanwhile by someone else): run without. */
+function usableFolder(dir: string): boolean {
+  try {
+    return privateFolder(dir)
+  } catch {
+    return false
+  }
+}
+
 /** Far more than V8 writes for the bundle (under 1 MB): a file this big is not ours, and is not read. */
 const MAX_CACHE_BYTES = 64 * 1024 * 1024
 
@@ -205,13 +214,8 @@ export function loadCli(file: string, key: string, folder: string | undefined, d
     importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   })
 
-  let outcome: CacheOutcome = 'off'
-  try {
-    if (folder !== undefined && !privateFolder(folder)) outcome = 'unsafe'
-  } catch {
-    outcome = 'unsafe' // a read-only home, a folder made meanwhile by someone else: run without
-  }
-  if (folder === undefined || outcome === 'unsafe') {
+  if (folder === undefined || !usableFolder(folder)) {
+    const outcome = folder === undefined ? 'off' : 'unsafe'
     debug(`code cache ${outcome}${folder ? ` (${folder} is not a folder only this user can write to)` : ''}`)
     return {exports: run(compile()), outcome}
   }
@@ -223,7 +227,7 @@ export function loadCli(file: string, key: string, folder: string | undefined, d
   const stored = readOwnFile(cacheFile)
   const cachedData = stored && unsealed(stored)
   const script = compile(cachedData ?? undefined)
-  outcome = stored === undefined ? 'miss' : cachedData === null || script.cachedDataRejected ? 'rejected' : 'hit'
+  const outcome = stored === undefined ? 'miss' : cachedData === null || script.cachedDataRejected ? 'rejected' : 'hit'
   debug(`code cache ${outcome} ${cacheFile}`)
   // Written at exit, so that it holds the functions this command compiled too, not only the bundle's top level.
   if (outcome !== 'hit') process.once('exit', () => writeCache(folder, cacheFile, digest, script.createCachedData()))
