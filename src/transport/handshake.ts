@@ -123,7 +123,10 @@ export function handshake(options: ConnectOptions, extra: HandshakeExtra = {}): 
       const handshakeMs = since(start) - (tcpMs ?? 0)
       const verifyError = tls.insecure ? null : socket.authorized ? null : String(socket.authorizationError ?? 'not verified')
       const peer = verified?.raw && socket.authorized ? undefined : socket.getPeerX509Certificate()
-      const certificate = verified?.raw ? describeVerified(verified, Boolean(extra.chain)) : peer ? describePeer(peer, Boolean(extra.chain)) : null
+      const chain = Boolean(extra.chain)
+      const certificate = verified?.raw
+        ? describeServed(verified, {validFrom: verified.valid_from, validTo: verified.valid_to}, chain, (c) => (c.issuerCertificate?.raw ? c.issuerCertificate : undefined))
+        : peer ? describeServed(peer, {validFrom: peer.validFrom, validTo: peer.validTo}, chain, (c) => c.issuerCertificate) : null
       finish({ok: true, socket, tcpMs: tcpMs ?? 0, handshakeMs, protocol: socket.getProtocol(), cipher: socket.getCipher()?.name ?? null, certificate, leafDer: verified?.raw ?? peer?.raw ?? null, peer, verifyError})
     })
     socket.once('error', (error: Error & {code?: string}) => {
@@ -159,15 +162,13 @@ function sharedContext(ca: Buffer | undefined, cert: Buffer | undefined, key: Bu
   return context
 }
 
-function describePeer(peer: X509Certificate, chain: boolean): ServedCertificate {
-  const top = chain ? servedChain(peer).at(-1)! : peer
-  return describeChain({raw: peer.raw, fingerprint256: peer.fingerprint256, validFrom: peer.validFrom, validTo: peer.validTo}, top === peer ? undefined : {raw: top.raw, fingerprint256: top.fingerprint256})
-}
-
-/** The same from Node's own reading of a verified chain (getPeerCertificate(true), made for the name check). */
-function describeVerified(leaf: DetailedPeerCertificate, chain: boolean): ServedCertificate {
-  const top = chain ? chainFrom(leaf, (c) => (c.issuerCertificate?.raw ? c.issuerCertificate : undefined)).at(-1)! : leaf
-  return describeChain({raw: leaf.raw, fingerprint256: leaf.fingerprint256, validFrom: leaf.valid_from, validTo: leaf.valid_to}, top === leaf ? undefined : {raw: top.raw, fingerprint256: top.fingerprint256})
+/**
+ * The served leaf described, with the CA its chain leads to when `chain`: from the served X509Certificate, or from
+ * Node's own reading of a verified chain (getPeerCertificate(true), made for the name check); `issuerOf` walks either.
+ */
+function describeServed<T extends {raw: Buffer; fingerprint256: string}>(leaf: T, dates: {validFrom: string; validTo: string}, chain: boolean, issuerOf: (cert: T) => T | undefined): ServedCertificate {
+  const top = chain ? chainFrom(leaf, issuerOf).at(-1)! : leaf
+  return describeChain({raw: leaf.raw, fingerprint256: leaf.fingerprint256, ...dates}, top === leaf ? undefined : {raw: top.raw, fingerprint256: top.fingerprint256})
 }
 
 /** A certificate and the ones its issuer links lead to, until one repeats (a self-signed root links to itself). */
