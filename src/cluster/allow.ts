@@ -38,10 +38,10 @@ export function parseTargetRule(raw: string): TargetRule {
     port = portOf(text.slice(at + 1), bad)
   } else if (text.includes(':') && (!isIP(text.split('/')[0]!) || (text.split('/')[1] ?? '').includes(':'))) {
     throw bad('an IPv6 address or network with a port goes in brackets ([::1]:6379, [fd00::]/8:6379)')
-  } else if (/:\d{4,5}$/.test(text) && isIP(text.replace(/:\d+$/, ''))) {
-    // ::1:6379 is an IPv6 address (::0.1.99.121), and would silently not be port 6379 of ::1.
-    const [, address, last] = /^(.*):(\d+)$/.exec(text)!
-    throw bad(`ambiguous: write [${address}]:${last} for port ${last} of ${address}, or [${text}] for that address`)
+  } else {
+    // Two colons or more, an IPv6 address: ::1:6379 is one (::0.1.99.121), and would silently not be port 6379 of ::1.
+    const [, head, last] = /^(.*:.*):(\d{4,5})$/.exec(text) ?? []
+    if (head && isIP(head)) throw bad(`ambiguous: write [${head}]:${last} for port ${last} of ${head}, or [${text}] for that address`)
   }
   if (host === '*') return {text, port, host: {kind: 'any'}}
   const [address, bits, ...rest] = host.split('/')

@@ -20,7 +20,7 @@ export function parseInfo(text: string): Record<string, string> {
   const out: Record<string, string> = {}
   for (const line of text.split('\n')) { // (a string separator splits faster than /\r?\n/; the \r goes with trim)
     const colon = line.indexOf(':')
-    if (colon > 0 && line.charCodeAt(0) !== 0x23) out[line.slice(0, colon)] = line.slice(colon + 1).trim()
+    if (colon > 0 && !line.startsWith('#')) out[line.slice(0, colon)] = line.slice(colon + 1).trim()
   }
   return out
 }
