@@ -32,9 +32,9 @@ try {
 
   const cases = [
     {name: 'node -e 0', cmd: process.execPath, args: () => ['-e', '0']},
-    {name: 'certs gen --out <new> --yes', cmd: bin, args: (i) => ['certs', 'gen', '--out', join(scratch, 'gen', String(i)), '--yes']},
-    {name: 'whoami <cert> (offline)', cmd: bin, args: () => ['whoami', join(scratch, 'fixture', 'client.crt')]},
-    {name: 'check --help', cmd: bin, args: () => ['check', '--help']},
+    {name: 'certs gen --out <new> --yes', target: true, cmd: bin, args: (i) => ['certs', 'gen', '--out', join(scratch, 'gen', String(i)), '--yes']},
+    {name: 'whoami <cert> (offline)', target: true, cmd: bin, args: () => ['whoami', join(scratch, 'fixture', 'client.crt')]},
+    {name: 'check --help', target: true, cmd: bin, args: () => ['check', '--help']},
     {name: '--version', cmd: bin, args: () => ['--version']},
     {name: 'whoami, no code cache', cmd: bin, args: () => ['whoami', join(scratch, 'fixture', 'client.crt')], env: {NODE_DISABLE_COMPILE_CACHE: '1'}},
     {name: 'whoami, first run', cmd: bin, args: () => ['whoami', join(scratch, 'fixture', 'client.crt')], env: (i) => ({VALKEY_TLS_CACHE_DIR: join(scratch, 'first', String(i))})},
@@ -59,7 +59,7 @@ try {
   cases.forEach((c, k) => {
     const median = quantile(times[k], 0.5)
     const ratio = median / base
-    const target = k === 0 ? '' : k > 3 ? '(not a target)' : ratio <= 2 ? 'met' : 'NOT met'
+    const target = k === 0 ? '' : !c.target ? '(not a target)' : ratio <= 2 ? 'met' : 'NOT met'
     console.log(`${c.name.padEnd(30)}${median.toFixed(1).padStart(10)}${quantile(times[k], 0.9).toFixed(1).padStart(9)}${`${ratio.toFixed(2)}x`.padStart(8)}   ${target}`)
   })
 } finally {
