@@ -51,6 +51,9 @@ export interface Exporter {
   reload(modules: Map<string, ProbeModule>): void
 }
 
+/** A request may take the longest probe's deadline, and this much more (reading it, answering). */
+const REQUEST_TIMEOUT_EXTRA_MS = 10_000
+
 /** Serves `/probe` (a check per request, rendered for Prometheus), `/metrics` (the exporter's own), `/` and `/-/healthy`. */
 export async function startExporter(options: ExporterOptions): Promise<Exporter> {
   const {log} = options
@@ -59,7 +62,8 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
   const render = options.render ?? renderPrometheus
   const limiter = new ProbeLimiter(options.maxProbes, options.maxProbes)
   const metrics = new ExporterMetrics([...modules.keys()], options.version)
-  let longestProbeMs = Math.max(...[...modules.values()].map((m) => m.deadlineMs))
+  const longestOf = (of: Map<string, ProbeModule>) => Math.max(...[...of.values()].map((m) => m.deadlineMs))
+  let longestProbeMs = longestOf(modules)
   let closing: Promise<void> | undefined
 
   const send = (req: IncomingMessage, res: ServerResponse, handler: Handler, status: number, body: string, type = 'text/plain; charset=utf-8', extra: Record<string, string> = {}) => {
@@ -159,7 +163,7 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
   })
   // Slow or silent clients cannot hold connections open for long; a probe's answer can take its whole deadline.
   server.headersTimeout = 10_000
-  server.requestTimeout = longestProbeMs + 10_000
+  server.requestTimeout = longestProbeMs + REQUEST_TIMEOUT_EXTRA_MS
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -195,8 +199,8 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
     reload(next) {
       modules = next
       metrics.addModules([...next.keys()])
-      longestProbeMs = Math.max(...[...next.values()].map((m) => m.deadlineMs))
-      server.requestTimeout = longestProbeMs + 10_000
+      longestProbeMs = longestOf(next)
+      server.requestTimeout = longestProbeMs + REQUEST_TIMEOUT_EXTRA_MS
     },
   }
 }
