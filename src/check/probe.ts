@@ -282,9 +282,12 @@ async function readSettings(socket: TLSSocket, settings: ProbeScope, result: Nod
 function readInfo(info: Record<string, string>, result: NodeResult, now: Date): void {
   if (result.role === 'unknown' && info.server_mode === 'sentinel') result.role = 'sentinel'
   else if (result.role === 'unknown') result.role = info.role === 'master' ? (info.cluster_enabled === '1' || Number(info.connected_slaves ?? 0) > 0 ? 'primary' : 'standalone') : info.role === 'slave' ? 'replica' : 'unknown'
+  // A certificate not loaded (no tls-client-cert-file: the server's serves both ways) has the serial "none" and
+  // expires in 0 seconds: no expiry, not "now".
   const expiry = (name: string) => {
-    const seconds = Number(info[`tls_${name}_cert_expires_in_seconds`])
-    return info[`tls_${name}_cert_expires_in_seconds`] === undefined || !Number.isFinite(seconds) ? null : new Date(Math.floor(now.getTime() / 1000 + seconds) * 1000).toISOString()
+    const left = info[`tls_${name}_cert_expires_in_seconds`]
+    const seconds = Number(left)
+    return left === undefined || info[`tls_${name}_cert_serial`] === 'none' || !Number.isFinite(seconds) ? null : new Date(Math.floor(now.getTime() / 1000 + seconds) * 1000).toISOString()
   }
   if (Object.keys(info).some((k) => k.startsWith('tls_'))) result.loaded = {server: expiry('server'), client: expiry('client'), ca: expiry('ca')}
   if (info.acl_access_denied_tls_cert !== undefined && /^\d+$/.test(info.acl_access_denied_tls_cert)) result.aclDeniedTlsCert = Number(info.acl_access_denied_tls_cert)

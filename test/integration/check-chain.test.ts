@@ -11,6 +11,7 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
+import {certOf} from '../helpers/pki/read.js'
 import {makeTempDir} from '../helpers/temp.js'
 import {startValkey, useValkeyCleanup} from '../helpers/valkey/server.js'
 
@@ -18,7 +19,7 @@ useValkeyCleanup('all')
 const root = makeTempDir('vtls-check-chain')
 
 interface CheckJson {
-  nodes: {address: string; status: string; error: string | null; ca: string | null; caKeyId: string | null; caFingerprint256: string | null}[]
+  nodes: {address: string; status: string; error: string | null; ca: string | null; caKeyId: string | null; caFingerprint256: string | null; loaded: {server: string | null; client: string | null; ca: string | null} | null}[]
   findings: string[]
 }
 
@@ -70,5 +71,23 @@ describe('check: the CA of a chain', () => {
     const findings = (JSON.parse(mixed.stdout) as CheckJson).findings.filter((f) => f.startsWith('different CAs'))
     expect(findings).toHaveLength(1)
     expect([...findings[0]!.matchAll(/"CN=Valkey TLS Test CA \(key id ([0-9A-F:]+)…\)"/g)]).toHaveLength(2)
+  }, 120_000)
+
+  it('what a node loaded (INFO tls): no tls-client-cert-file is no client certificate, not one that expires now', async () => {
+    const pki = await gen('loaded')
+    const tls = {caCert: join(pki, 'ca.crt'), cert: join(pki, 'server.crt'), key: join(pki, 'server.key'), clientCert: join(pki, 'client.crt'), clientKey: join(pki, 'client.key')}
+    const own = await startValkey({tls, authClients: 'yes', name: 'own-client-cert', config: {'tls-client-cert-file': join(pki, 'client.crt'), 'tls-client-key-file': join(pki, 'client.key')}})
+    const none = await startValkey({tls, authClients: 'yes', name: 'no-client-cert'})
+    const args = ['check', '--nodes', `127.0.0.1:${own.port},127.0.0.1:${none.port}`, '--cacert', tls.caCert, '--cert', tls.clientCert, '--key', tls.clientKey]
+    const result = await runCli([...args, '--json'], {timeoutMs: 30_000})
+    const [withClient, without] = (JSON.parse(result.stdout) as CheckJson).nodes
+    // INFO tls counts whole seconds left: within two seconds of the certificate's own notAfter.
+    const notAfter = Date.parse(certOf(join(pki, 'client.crt')).validTo)
+    expect(Math.abs(Date.parse(withClient!.loaded!.client!) - notAfter)).toBeLessThanOrEqual(2000)
+    expect(without!.loaded).toMatchObject({client: null, server: expect.any(String), ca: expect.any(String)})
+    const metrics = await runCli([...args, '--format', 'prometheus'], {timeoutMs: 30_000})
+    expect(metrics.stdout.match(/^valkey_tls_loaded_cert_not_after_timestamp_seconds\{node="[^"]+",cert="client"\}/gm)).toEqual([
+      `valkey_tls_loaded_cert_not_after_timestamp_seconds{node="127.0.0.1:${own.port}",cert="client"}`,
+    ])
   }, 120_000)
 })
