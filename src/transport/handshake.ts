@@ -1,11 +1,11 @@
 import {createHash, type X509Certificate} from 'node:crypto'
 import {connect as netConnect, isIP} from 'node:net'
-import {checkServerIdentity, createSecureContext, type DetailedPeerCertificate, type PeerCertificate, type SecureContext, connect as tlsConnect, type TLSSocket} from 'node:tls'
+import {checkServerIdentity, createSecureContext, type PeerCertificate, type SecureContext, connect as tlsConnect, type TLSSocket} from 'node:tls'
 
-import {readRawNames} from '../x509/raw-names.js'
-import {displayText, rfc4514} from '../x509/text.js'
+import {displayText} from '../x509/text.js'
 import {type Failure, socketFailure, timeoutFailure} from './errors.js'
 import type {ConnectOptions, Endpoint} from './options.js'
+import {type CertificateNames, readNames, trustedRoot} from './trusted.js'
 
 /** How one handshake departs from the connection's own options. */
 export interface HandshakeExtra {
@@ -18,8 +18,8 @@ export interface HandshakeExtra {
   /** Another bound than `options.timeoutMs` (what is left of a deadline). */
   timeoutMs?: number
   /**
-   * Find the CA the chain leads to (check). When the chain verified, it is read from the certificate Node itself
-   * built to check the name (the chain sent, then the trusted CA from --cacert it ends in). Otherwise from `peer`.
+   * Find the CA the chain leads to (check). When the chain verified, it is the trusted CA (--cacert) it was verified
+   * with (see describeVerified). Otherwise the last of the chain sent, from `peer`.
    */
   chain?: boolean
   /** Open sockets are kept here until they close, so a caller can destroy them all at an overall deadline. */
@@ -58,9 +58,8 @@ export interface HandshakeOk {
   leafDer: Buffer | null
   /**
    * When the chain or the name did not verify (or with --insecure): the served leaf, `issuerCertificate` leading
-   * through the chain sent (read at once: OpenSSL may drop it later). Undefined when both verified: Node then has
-   * read the chain for its name check already (`verified` in handshake()), and reading it again as X509Certificates
-   * would cost a fifth of a handshake.
+   * through the chain sent (read at once: OpenSSL may drop it later). Undefined when both verified: reading the
+   * chain as X509Certificates (each copied, so decoded again) would cost a fifth of a handshake, for nothing.
    */
   peer: X509Certificate | undefined
   /** Chain and name verification result (Node's code); null with --insecure. */
@@ -90,24 +89,31 @@ export function handshake(options: ConnectOptions, extra: HandshakeExtra = {}): 
   return new Promise((resolve) => {
     const start = process.hrtime.bigint()
     let tcpMs: number | null = null
-    // Node builds this (the chain, completed from the trusted CAs) to check the name, whenever the chain verified.
-    let verified: DetailedPeerCertificate | undefined
+    // The leaf, as Node read it for its name check: the chain verified whenever it is set.
+    let named: PeerCertificate | undefined
+    const ca = extra.ca ?? tls.ca
     const socket = tlsConnect({
       host, port,
-      secureContext: sharedContext(extra.ca ?? tls.ca, withCert ? tls.cert : undefined, withCert ? tls.key : undefined, tls.ciphers, extra.maxVersion),
+      secureContext: sharedContext(ca, withCert ? tls.cert : undefined, withCert ? tls.key : undefined, tls.ciphers, extra.maxVersion),
       servername: tls.servername ?? (isIP(host) ? undefined : host),
       rejectUnauthorized: false,
       checkServerIdentity: (name: string, cert: PeerCertificate) => {
-        verified = cert as DetailedPeerCertificate
+        named = cert
         return checkServerIdentity(name, cert)
       },
     })
+    // Node reads the whole chain for its name check (getPeerCertificate(true): each certificate copied, so decoded
+    // again, half a millisecond a handshake with OpenSSL 3.0), of which the check reads the leaf's names. The leaf
+    // alone is given; the chain, when needed, is found in the CAs that verified it (trustedRoot), else read as before.
+    const nodeReading = socket.getPeerCertificate
+    socket.getPeerCertificate = (() => nodeReading.call(socket, false)) as typeof nodeReading
     if (extra.sockets) {
       extra.sockets.add(socket)
       socket.once('close', () => extra.sockets!.delete(socket))
     }
     const finish = (result: HandshakeOk | HandshakeFailed) => {
       clearTimeout(timer)
+      Reflect.deleteProperty(socket, 'getPeerCertificate')
       socket.removeAllListeners('error')
       socket.on('error', () => {})
       if (!result.ok) socket.destroy()
@@ -121,13 +127,12 @@ export function handshake(options: ConnectOptions, extra: HandshakeExtra = {}): 
     })
     socket.once('secureConnect', () => {
       const handshakeMs = since(start) - (tcpMs ?? 0)
+      Reflect.deleteProperty(socket, 'getPeerCertificate')
       const verifyError = tls.insecure ? null : socket.authorized ? null : String(socket.authorizationError ?? 'not verified')
-      const peer = verified?.raw && socket.authorized ? undefined : socket.getPeerX509Certificate()
-      const chain = Boolean(extra.chain)
-      const certificate = verified?.raw
-        ? describeServed(verified, {validFrom: verified.valid_from, validTo: verified.valid_to}, chain, (c) => (c.issuerCertificate?.raw ? c.issuerCertificate : undefined))
-        : peer ? describeServed(peer, {validFrom: peer.validFrom, validTo: peer.validTo}, chain, (c) => c.issuerCertificate) : null
-      finish({ok: true, socket, tcpMs: tcpMs ?? 0, handshakeMs, protocol: socket.getProtocol(), cipher: socket.getCipher()?.name ?? null, certificate, leafDer: verified?.raw ?? peer?.raw ?? null, peer, verifyError})
+      const peer = named?.raw && socket.authorized ? undefined : socket.getPeerX509Certificate()
+      const certificate = named?.raw ? describeVerified(socket, named, ca, Boolean(extra.chain))
+        : peer ? describeServed(peer, {validFrom: peer.validFrom, validTo: peer.validTo}, Boolean(extra.chain), (c) => c.issuerCertificate) : null
+      finish({ok: true, socket, tcpMs: tcpMs ?? 0, handshakeMs, protocol: socket.getProtocol(), cipher: socket.getCipher()?.name ?? null, certificate, leafDer: named?.raw ?? peer?.raw ?? null, peer, verifyError})
     })
     socket.once('error', (error: Error & {code?: string}) => {
       finish({ok: false, code: error.code ?? 'ERROR', tcpMs, failure: socketFailure(error, {tcpConnected: tcpMs !== null, withCert: withCert && Boolean(tls.cert), ciphers: tls.ciphers !== undefined})})
@@ -163,8 +168,21 @@ function sharedContext(ca: Buffer | undefined, cert: Buffer | undefined, key: Bu
 }
 
 /**
+ * A leaf whose chain verified: the CA it leads to (with `chain`) is the trusted one it was verified with, found by
+ * name and key identifier (trustedRoot); where that is not certain, the chain Node builds, as sent then completed
+ * from the trusted CAs.
+ */
+function describeVerified(socket: TLSSocket, leaf: PeerCertificate, ca: Buffer | undefined, chain: boolean): ServedCertificate {
+  const dates = {validFrom: leaf.valid_from, validTo: leaf.valid_to}
+  const names = readNames(leaf.raw)
+  const root = !chain ? null : names ? trustedRoot(names, ca) : undefined
+  if (root === undefined) return describeServed(socket.getPeerCertificate(true), dates, true, (c) => (c.issuerCertificate?.raw ? c.issuerCertificate : undefined))
+  return describeChain({raw: leaf.raw, fingerprint256: leaf.fingerprint256, ...dates, names}, root ?? undefined)
+}
+
+/**
  * The served leaf described, with the CA its chain leads to when `chain`: from the served X509Certificate, or from
- * Node's own reading of a verified chain (getPeerCertificate(true), made for the name check); `issuerOf` walks either.
+ * Node's own reading of a verified chain (getPeerCertificate(true)); `issuerOf` walks either.
  */
 function describeServed<T extends {raw: Buffer; fingerprint256: string}>(leaf: T, dates: {validFrom: string; validTo: string}, chain: boolean, issuerOf: (cert: T) => T | undefined): ServedCertificate {
   const top = chain ? chainFrom(leaf, issuerOf).at(-1)! : leaf
@@ -182,9 +200,12 @@ function chainFrom<T extends {fingerprint256: string}>(first: T, issuerOf: (cert
   return chain
 }
 
-function describeChain(leaf: {raw: Buffer; fingerprint256: string; validFrom: string; validTo: string}, last: {raw: Buffer; fingerprint256: string} | undefined): ServedCertificate {
-  const names = readNames(leaf.raw)
-  const topNames = last ? readNames(last.raw) : names
+/** A certificate, with its names when they were read already. */
+interface Described {raw: Buffer; fingerprint256: string; names?: CertificateNames | undefined}
+
+function describeChain(leaf: Described & {validFrom: string; validTo: string}, last: Described | undefined): ServedCertificate {
+  const names = leaf.names ?? readNames(leaf.raw)
+  const topNames = last ? last.names ?? readNames(last.raw) : names
   const selfSigned = topNames !== undefined && topNames.issuer === topNames.subject
   return {
     subject: names?.subject ?? '',
@@ -210,18 +231,6 @@ function isoDate(text: string): string {
 /** The served leaf and the certificates the server sent after it, leaf first. */
 export function servedChain(peer: X509Certificate | undefined): X509Certificate[] {
   return peer ? chainFrom(peer, (c) => c.issuerCertificate) : []
-}
-
-/** RFC 4514 subject and issuer, read from the DER as `whoami` does, and the key identifiers (hex with colons). */
-function readNames(der: Buffer | undefined): {subject: string; issuer: string; authorityKeyId: string | null; subjectKeyId: string | null} | undefined {
-  if (!der) return undefined
-  try {
-    const raw = readRawNames(new Uint8Array(der))
-    const hex = (id: Uint8Array | undefined) => (id ? Buffer.from(id).toString('hex').toUpperCase().replace(/(..)(?!$)/g, '$1:') : null)
-    return {subject: rfc4514(raw.subject), issuer: rfc4514(raw.issuer), authorityKeyId: hex(raw.authorityKeyId), subjectKeyId: hex(raw.subjectKeyId)}
-  } catch {
-    return undefined
-  }
 }
 
 /** After a handshake timeout: does the port answer plaintext RESP? (A `port` given for a `tls-port`.) */

@@ -11,6 +11,7 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
+import {bundle, DEFAULT_SERVER_SANS, issueCert, issueIntermediate, issueShape, leafExtensions, makeCa} from '../helpers/pki/openssl.js'
 import {certOf} from '../helpers/pki/read.js'
 import {makeTempDir} from '../helpers/temp.js'
 import {startValkey, useValkeyCleanup} from '../helpers/valkey/server.js'
@@ -71,6 +72,35 @@ describe('check: the CA of a chain', () => {
     const findings = (JSON.parse(mixed.stdout) as CheckJson).findings.filter((f) => f.startsWith('different CAs'))
     expect(findings).toHaveLength(1)
     expect([...findings[0]!.matchAll(/"CN=Valkey TLS Test CA \(key id ([0-9A-F:]+)…\)"/g)]).toHaveLength(2)
+  }, 120_000)
+
+  it('the root a chain verified against, wherever its CAs are: an intermediate sent by the server or in --cacert, CAs only signatures tell apart', async () => {
+    const dir = join(root, 'openssl')
+    const ca = await makeCa(dir, {name: 'root', cn: 'Chain Root'})
+    const int = await issueIntermediate(ca, dir, 'int')
+    const leaf = await issueCert(int, dir, 'leaf', {cn: 'localhost', sans: DEFAULT_SERVER_SANS})
+    // Two CAs of one name with no key identifiers at all: only a signature tells which issued the leaf.
+    const bare = ['basicConstraints = critical, CA:TRUE', 'keyUsage = critical, keyCertSign, cRLSign', 'subjectKeyIdentifier = none', 'authorityKeyIdentifier = none']
+    const bareA = await issueShape('self', dir, 'bare-a', {cn: 'Bare CA', extensions: bare})
+    const bareB = await issueShape('self', dir, 'bare-b', {cn: 'Bare CA', extensions: bare})
+    const bareLeaf = await issueShape(bareA, dir, 'bare-leaf', {cn: 'localhost', extensions: leafExtensions({subjectKeyIdentifier: 'none', authorityKeyIdentifier: 'none'}, DEFAULT_SERVER_SANS)})
+
+    const viaInt = await startValkey({tls: {caCert: ca.cert, cert: await bundle(join(dir, 'leaf-and-int.crt'), leaf.cert, int.cert), key: leaf.key}, authClients: 'no', name: 'via-int'})
+    const bareNode = await startValkey({tls: {caCert: bareA.cert, cert: bareLeaf.cert, key: bareLeaf.key}, authClients: 'no', name: 'bare'})
+    let bundles = 0
+    const check = async (node: {port: number}, ...cas: string[]) => {
+      const cacert = await bundle(join(dir, `cacert-${bundles++}.pem`), ...cas)
+      const result = await runCli(['check', '--nodes', `127.0.0.1:${node.port}`, '--cacert', cacert, '--cert', leaf.cert, '--key', leaf.key, '--json'], {timeoutMs: 30_000})
+      return (JSON.parse(result.stdout) as CheckJson).nodes[0]!
+    }
+    // The intermediate only the server sends, then in --cacert too: the same root either way.
+    for (const cas of [[ca.cert], [int.cert, ca.cert]]) {
+      expect(await check(viaInt, ...cas)).toMatchObject({status: 'ok', ca: 'CN=Chain Root', caFingerprint256: certOf(ca.cert).fingerprint256})
+    }
+    // Both in --cacert: the one that signed. Names cannot tell them apart, so it is read from Node's chain.
+    expect(await check(bareNode, bareA.cert, bareB.cert)).toMatchObject({status: 'ok', ca: 'CN=Bare CA', caFingerprint256: certOf(bareA.cert).fingerprint256})
+    // The other first: OpenSSL itself tries only the first CA of that name, as the server would.
+    expect(await check(bareNode, bareB.cert, bareA.cert)).toMatchObject({status: 'failed', error: expect.stringContaining('(CERT_SIGNATURE_FAILURE)')})
   }, 120_000)
 
   it('what a node loaded (INFO tls): no tls-client-cert-file is no client certificate, not one that expires now', async () => {
