@@ -6,7 +6,7 @@
 //   openssl: one `openssl s_client -verify_return_error` per node, in turn (the do-it-yourself loop)
 //   check:   valkey-tls check --nodes ... --cacert --cert --key --json   (must report every node ok)
 //   reload:  valkey-tls reload --nodes ... (nothing changed: must say so, and send no CONFIG SET)
-// Prints medians, the ratios of medians (check/nmap, check/openssl, reload/check), the peak memory
+// Prints Node's own start (node -e 0), medians, the ratios of medians (check/nmap, check/openssl, reload/check), the peak memory
 // (max RSS) and the CPU time (user + system) of the tool's process, with the CPU ratios: steadier than wall time on
 // shared cores. The servers run on the same cores as the tools.
 // Usage: node bench/fleet.mjs [sizes] [runs]   (defaults 30,200 and 5; npm run bench:fleet)
@@ -65,6 +65,10 @@ function run(cmd, args) {
 }
 
 const cases = {
+  // Node's own start, which the tool pays before its first line runs (NODE_EXTRA_CA_CERTS, where set, adds to it).
+  node() {
+    return run(process.execPath, ['-e', '0'])
+  },
   nmap(pki, ports) {
     const r = run('nmap', ['-Pn', '-n', '-p', ports.join(','), '--script', 'ssl-cert', '127.0.0.1'])
     const seen = (r.stdout.match(/ssl-cert: Subject/g) ?? []).length
@@ -120,12 +124,13 @@ try {
     for (const c of names) cases[c](pki, ports) // warm caches, and check every answer once
     for (let i = 0; i < runs; i++) for (const c of names) samples[c].push(cases[c](pki, ports))
     const med = (c, key = 'ms') => (samples[c] ? median(samples[c].map((s) => s[key])) : undefined)
-    rows.push({n, nmap: med('nmap'), openssl: med('openssl'), check: med('check'), work: med('check', 'work'), checkRss: med('check', 'rss'), reload: med('reload'), reloadRss: med('reload', 'rss'),
+    rows.push({n, node: med('node'), nmap: med('nmap'), openssl: med('openssl'), check: med('check'), work: med('check', 'work'), checkRss: med('check', 'rss'), reload: med('reload'), reloadRss: med('reload', 'rss'),
       nmapCpu: med('nmap', 'cpu'), checkCpu: med('check', 'cpu'), reloadCpu: med('reload', 'cpu')})
     for (const child of children.splice(0)) child.kill('SIGKILL')
   }
   console.log(`standalone TLS nodes (${sh(server, ['--version']).trim().split(' ').slice(0, 3).join(' ')}), client certificates required; median of ${runs} interleaved runs; ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}; Node ${process.version}`)
   // CPU time of the tool's own process (the servers' is not counted): steadier than wall time on shared cores.
+  console.log(`Node's own start (node -e 0): ${rows.map((r) => fmt(r.node)).join(', ')}${process.env.NODE_EXTRA_CA_CERTS ? ' (NODE_EXTRA_CA_CERTS is set: Node reads that bundle at every start)' : ''}`)
   console.log('| nodes | nmap ssl-cert | openssl loop | check --nodes | of which checking | check / nmap | check / openssl | reload (unchanged) | reload / check | check max RSS | reload max RSS | CPU: nmap / check / reload | CPU check / nmap | CPU reload / check |')
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
   for (const r of rows) {
