@@ -37,12 +37,12 @@ Exit codes: ${ExitCode.ok} every node ok; ${ExitCode.warning} only warnings (exp
 
   async run(): Promise<CheckReport> {
     const {flags} = await this.parse(Check)
-    const [{parseNodeList}, {runCheck, runFailures}, {renderPrometheus}, {resolveConnection}, {allowFilter, parseAllowTargets}] = await Promise.all([import('../cluster/discover.js'), import('../check/run.js'), import('../report/prometheus.js'), import('../flags/resolve.js'), import('../flags/allow-target.js')])
+    const [{parseNodeList}, {runCheck, runFailures}, {renderPrometheus}, {endpointOf, resolveConnection}, {allowFilter, parseAllowTargets}] = await Promise.all([import('../cluster/discover.js'), import('../check/run.js'), import('../report/prometheus.js'), import('../flags/resolve.js'), import('../flags/allow-target.js')])
     const format = this.jsonEnabled() ? 'json' : flags.format
     const nodes = flags.nodes ? parseNodeList(flags.nodes) : undefined
-    const rules = parseAllowTargets(flags['allow-target'])
+    // Refused before anything is read or asked (--askpass): a seed or node outside --allow-target.
+    const allow = allowFilter(parseAllowTargets(flags['allow-target']), nodes ?? [endpointOf(flags)])
     const connection = await resolveConnection(flags, 'the cluster')
-    const allow = allowFilter(rules, nodes ?? [connection])
     const progress = format === 'table' && process.stderr.isTTY ? (done: number, total: number) => {
       if (total >= 10) process.stderr.write(`\r  checked ${done}/${total} nodes${done === total ? '\n' : ''}`)
     } : undefined

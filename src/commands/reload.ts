@@ -51,11 +51,11 @@ Per node: reloaded, unchanged, refused, failed, skipped (or would-reload with --
 
   async run(): Promise<ReloadReport> {
     const {flags} = await this.parse(Reload)
-    const [{parseNodeList}, {withLock}, {runReload, runFailures}, {resolveConnection}, {allowFilter, parseAllowTargets}] = await Promise.all([import('../cluster/discover.js'), import('../reload/lock.js'), import('../reload/run.js'), import('../flags/resolve.js'), import('../flags/allow-target.js')])
+    const [{parseNodeList}, {withLock}, {runReload, runFailures}, {endpointOf, resolveConnection}, {allowFilter, parseAllowTargets}] = await Promise.all([import('../cluster/discover.js'), import('../reload/lock.js'), import('../reload/run.js'), import('../flags/resolve.js'), import('../flags/allow-target.js')])
     const nodes = flags.nodes ? parseNodeList(flags.nodes) : undefined
-    const rules = parseAllowTargets(flags['allow-target'])
+    // Refused before anything is read or asked (--askpass): a seed or node outside --allow-target.
+    const allow = allowFilter(parseAllowTargets(flags['allow-target']), nodes ?? [endpointOf(flags)])
     const seed = await resolveConnection(flags, 'the nodes')
-    const allow = allowFilter(rules, nodes ?? [seed])
     const report = await withLock(flags['dry-run'] ? undefined : flags['lock-file'] ?? defaultLockPath(), flags['lock-wait'] * 1000, () => runReload({
       seed, mode: nodes ? 'list' : flags.cluster ? 'cluster' : 'node', nodes,
       readFiles: flags['read-files'], minDays: flags['min-days'], force: flags.force, dryRun: flags['dry-run'],

@@ -4,7 +4,7 @@ import {isIP} from 'node:net'
 import {inputError, usageError} from '../errors.js'
 import {readInputFile} from '../fsutil/read.js'
 import {splitPem, toPem} from '../pki/pem.js'
-import {type ConnectOptions, fixedPassword, formatAddress, type PasswordSupplier} from '../transport/options.js'
+import {type ConnectOptions, type Endpoint, fixedPassword, formatAddress, type PasswordSupplier} from '../transport/options.js'
 import {readCaDir} from './ca-dir.js'
 import {cipherString} from './ciphers.js'
 import {checkRunnable, commandPassword, splitCommandLine} from './password-command.js'
@@ -85,9 +85,15 @@ async function resolvePassword(flags: ConnectionFlagValues, timeoutMs: number, f
 }
 
 /** Everything but the credentials: the endpoint, the TLS material read and checked, the bound. */
-export async function resolveTls(flags: Omit<ConnectionFlagValues, 'user' | 'askpass' | 'password-command'>): Promise<Omit<ConnectOptions, 'user' | 'password'>> {
+/** Where the flags point (--uri, else --host/--port, else the defaults), before anything is read or asked. */
+export function endpointOf(flags: Pick<ConnectionFlagValues, 'uri' | 'host' | 'port'>): Endpoint {
   const host = stripBrackets(flags.uri?.host ?? flags.host ?? DEFAULT_HOST)
   if (host === '') throw usageError('--host must not be empty')
+  return {host, port: flags.uri?.port ?? flags.port ?? DEFAULT_PORT}
+}
+
+export async function resolveTls(flags: Omit<ConnectionFlagValues, 'user' | 'askpass' | 'password-command'>): Promise<Omit<ConnectOptions, 'user' | 'password'>> {
+  const {host, port} = endpointOf(flags)
   if (flags.sni !== undefined && isIP(flags.sni)) throw usageError(`--sni must be a host name, not an IP address ("${flags.sni}"): IP addresses are matched without SNI`)
   const ciphers = cipherString(flags['tls-ciphers'], flags['tls-ciphersuites'])
   const read = (path: string | undefined, what: string) => (path === undefined ? undefined : readInputFile(path, what))
@@ -104,7 +110,7 @@ export async function resolveTls(flags: Omit<ConnectionFlagValues, 'user' | 'ask
   const key = keyFile && checkedKey(keyFile, flags.key!, cert, flags.cert)
   return {
     host,
-    port: flags.uri?.port ?? flags.port ?? DEFAULT_PORT,
+    port,
     timeoutMs: Math.round(flags.timeout * 1000),
     tls: {ca, cert, key, servername: flags.sni, insecure: flags.insecure, ciphers},
   }

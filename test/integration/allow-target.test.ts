@@ -9,6 +9,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {expectOneLineError, runCli} from '../helpers/cli.js'
 import {makePki, type Pki} from '../helpers/pki/openssl.js'
+import {onTerminal} from '../helpers/pty.js'
 import {makeTempDir} from '../helpers/temp.js'
 import {startValkey, type ValkeyHandle} from '../helpers/valkey/server.js'
 
@@ -82,6 +83,15 @@ describe('--allow-target', () => {
       expectOneLineError(await runCli([command, ...seed(), '--allow-target', '10.0.0.0/8']), 2, new RegExp(`127\\.0\\.0\\.1:${primary.port} is not within --allow-target \\(10\\.0\\.0\\.0/8\\)`))
       expectOneLineError(await runCli([command, '--nodes', `127.0.0.1:${primary.port},127.0.0.2:${replica.port}`, '--cacert', pki.caCert, '--allow-target', '127.0.0.1']), 2, new RegExp(`127\\.0\\.0\\.2:${replica.port} is not within --allow-target`))
       expectOneLineError(await runCli([command, ...seed(), '--allow-target', '10.0.0.0/33']), 2, /--allow-target: target rule "10\.0\.0\.0\/33": \/33 is not a prefix length for IPv4/)
+    }
+  })
+
+  it('--askpass: a seed outside the rules is refused before the password is asked', async () => {
+    for (const command of ['check', 'reload']) {
+      const {code, screen} = await onTerminal([command, ...seed(), '--user', 'alice', '--askpass', '--allow-target', '10.0.0.0/8'], [])
+      expect(code).toBe(2)
+      expect(screen).toMatch(new RegExp(`127\\.0\\.0\\.1:${primary.port} is not within --allow-target`))
+      expect(screen).not.toMatch(/password/i)
     }
   })
 })
