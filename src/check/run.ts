@@ -1,5 +1,6 @@
 import type {TLSSocket} from 'node:tls'
 
+import {type AllowFilter, outsideRules} from '../cluster/allow.js'
 import type {NodeTarget} from '../cluster/discover.js'
 import {failureKinds, findTargets, type TargetDiscovery} from '../cluster/targets.js'
 import type {ConnectOptions, Endpoint} from '../transport/options.js'
@@ -19,7 +20,7 @@ export interface CheckOptions {
   /** With a client certificate: also try every node without one (see ProbeScope.anonymousProbe). */
   anonymousProbe?: boolean
   /** Nodes it may connect to (--allow-target, an exporter module's targets); others, found by discovery, are failed without a connection. */
-  allow?: (node: Endpoint) => boolean
+  allow?: AllowFilter
   onProgress?: (done: number, total: number) => void
   now?: Date
 }
@@ -44,7 +45,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
   const sockets = new Set<TLSSocket>()
   const scope: ProbeScope = {connection: {...connection, timeoutMs: Math.min(connection.timeoutMs, options.deadlineMs)}, warnDays: options.warnDays, now, sockets, deadline, anonymousProbe: options.anonymousProbe, allow: options.allow}
   const {results} = await runPool(targets, {
-    limit: options.concurrency, deadline, work: async (target) => (options.allow && !options.allow(target) ? notAllowed(target) : probeNode(target, scope)),
+    limit: options.concurrency, deadline, work: async (target) => (options.allow && !options.allow(target) ? notAllowed(target, options.allow) : probeNode(target, scope)),
     onDone: options.onProgress && ((_, done, total) => options.onProgress!(done, total)),
   })
   for (const socket of sockets) socket.destroy()
@@ -61,8 +62,8 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
   }
 }
 
-function notAllowed(target: NodeTarget): NodeResult {
-  return {...emptyResult(target), error: 'not within the servers this run may connect to (--allow-target, or the module\'s targets): not connected', reason: 'not-allowed'}
+function notAllowed(target: NodeTarget, allow: AllowFilter): NodeResult {
+  return {...emptyResult(target), error: outsideRules(target, allow, '--allow-target, or the module\'s targets'), reason: 'not-allowed'}
 }
 
 function timedOut(target: NodeTarget, deadlineMs: number): NodeResult {

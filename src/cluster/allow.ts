@@ -85,3 +85,24 @@ export function allowedBy(rules: readonly TargetRule[] | undefined, at: Endpoint
     }
   })
 }
+
+/** Whether a run may connect to a server; `byName`: some rule names hosts (see outsideRules). */
+export interface AllowFilter {
+  (at: Endpoint): boolean
+  byName?: boolean
+}
+
+/** The filter of `rules`; undefined (no rules) allows any. */
+export function filterOf(rules: readonly TargetRule[] | undefined): AllowFilter | undefined {
+  if (rules === undefined) return undefined
+  return Object.assign((at: Endpoint) => allowedBy(rules, at), {byName: rules.some((r) => r.host.kind === 'name' || r.host.kind === 'below')})
+}
+
+/**
+ * The failure of a node that `allow` leaves out (`source`: where its rules come from). Where rules name hosts and
+ * the node is named by its address, as clusters name their nodes, a hint: names are not resolved.
+ */
+export function outsideRules(at: Endpoint, allow: AllowFilter, source: string): string {
+  const hint = allow.byName && isIP(at.host.replace(/^\[|\]$/g, '')) !== 0 ? '; a rule naming a host never allows an address (names are not resolved)' : ''
+  return `not within the servers this run may connect to (${source}): not connected${hint}`
+}

@@ -7,7 +7,7 @@ import {ValkeyTlsError} from '../errors.js'
 import {renderPrometheus} from '../report/prometheus.js'
 import {type Endpoint, formatAddress} from '../transport/options.js'
 import {displayText} from '../x509/text.js'
-import {allowedBy} from '../cluster/allow.js'
+import {allowedBy, filterOf} from '../cluster/allow.js'
 import {ProbeLimiter} from './limiter.js'
 import {ExporterMetrics, type Handler, HANDLERS} from './metrics.js'
 import {connectionFor, type ProbeModule} from './modules.js'
@@ -102,7 +102,7 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
     let checking: Promise<CheckReport> | undefined
     try {
       const connection = await connectionFor(module, target)
-      const allow = module.targets && ((node: Endpoint) => allowedBy(module.targets, node))
+      const allow = filterOf(module.targets)
       checking = check({connection, sentinel: module.sentinel, anonymousProbe: module.anonymousProbe, warnDays: module.warnDays, concurrency: module.concurrency, deadlineMs: Math.max(1, deadline - Date.now()), allow})
       let report = await settledBy(checking, deadline)
       if (!report) {

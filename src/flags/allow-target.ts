@@ -1,6 +1,6 @@
 import * as Flags from '@oclif/core/flags'
 
-import {allowedBy, parseTargetRule, type TargetRule} from '../cluster/allow.js'
+import {type AllowFilter, allowedBy, filterOf, parseTargetRule, type TargetRule} from '../cluster/allow.js'
 import {usageError} from '../errors.js'
 import {type Endpoint, formatAddress} from '../transport/options.js'
 
@@ -29,10 +29,9 @@ export function parseAllowTargets(values: string[] | undefined): TargetRule[] | 
  * The node filter for a run, checking first that the servers named on the command line (the seed, --nodes)
  * are within the rules: those the operator typed are a usage error, not a failure found later.
  */
-export function allowFilter(rules: TargetRule[] | undefined, given: Endpoint[]): ((node: Endpoint) => boolean) | undefined {
-  if (rules === undefined) return undefined
-  for (const endpoint of given) {
-    if (!allowedBy(rules, endpoint)) throw usageError(`${formatAddress(endpoint)} is not within --allow-target (${rules.map((r) => r.text).join(', ')})`)
+export function allowFilter(rules: TargetRule[] | undefined, given: Endpoint[]): AllowFilter | undefined {
+  for (const endpoint of rules === undefined ? [] : given) {
+    if (!allowedBy(rules, endpoint)) throw usageError(`${formatAddress(endpoint)} is not within --allow-target (${rules!.map((r) => r.text).join(', ')})`)
   }
-  return (node) => allowedBy(rules, node)
+  return filterOf(rules)
 }

@@ -1,9 +1,10 @@
 import type {TLSSocket} from 'node:tls'
 
+import type {AllowFilter} from '../cluster/allow.js'
 import type {NodeTarget} from '../cluster/discover.js'
 import {TransportError} from '../transport/errors.js'
 import {handshake, type ServedCertificate} from '../transport/handshake.js'
-import {boundBy, type ConnectOptions, type Endpoint} from '../transport/options.js'
+import {boundBy, type ConnectOptions} from '../transport/options.js'
 import {openSession, type Session} from '../transport/session.js'
 import type {NodeView} from './assess.js'
 import {parseTlsConfig, TLS_FILE_SETTINGS} from './config.js'
@@ -25,7 +26,7 @@ export interface NodeAccess {
   deadline: number
   sockets: Set<TLSSocket>
   /** Nodes it may connect to (--allow-target); undefined: any. */
-  allow?: (node: Endpoint) => boolean
+  allow?: AllowFilter
 }
 
 export interface Inspected {

@@ -1,6 +1,7 @@
 import {createHash, X509Certificate} from 'node:crypto'
 import type {TLSSocket} from 'node:tls'
 
+import {type AllowFilter, outsideRules} from '../cluster/allow.js'
 import type {NodeTarget} from '../cluster/discover.js'
 import {failureKinds, findTargets, type TargetDiscovery} from '../cluster/targets.js'
 import {discoverFromSeed} from '../cluster/seed.js'
@@ -30,7 +31,7 @@ export interface ReloadOptions {
   parallel: number
   deadlineMs: number
   /** Nodes it may connect to (--allow-target); others, found by discovery, are failed without a connection. */
-  allow?: (node: Endpoint) => boolean
+  allow?: AllowFilter
   now?: Date
 }
 
@@ -73,6 +74,8 @@ interface Planned {
   inspected?: Inspected
   assessment?: Assessment
   error?: string
+  /** Left out by --allow-target: never connected to. */
+  outside?: boolean
   /** Other addresses the run was given for the same server (same run_id). */
   aliases?: string[]
   errorKind?: 'auth' | 'server'
@@ -87,8 +90,6 @@ interface RunContext {
   unseenPeers: string[]
   cache: Map<string, Promise<string | null>>
 }
-
-const NOT_ALLOWED = 'not within the servers this run may connect to (--allow-target): not connected'
 
 /** How many times a node is loaded again when its files changed while it was being reloaded. */
 const RACE_RELOADS = 2
@@ -118,9 +119,9 @@ export async function runReload(options: ReloadOptions): Promise<ReloadReport> {
       if (p.inspected) p.assessment = await decide(p, p.inspected, context)
       else p.error ??= `not inspected within the overall deadline (${options.deadlineMs / 1000} s)`
     }
-    const outside = planned.filter((p) => p.error === NOT_ALLOWED)
-    const nodes = outside.length === 0 ? await roll(planned, context) : planned.map((p): NodeReport => (p.error === NOT_ALLOWED
-      ? {...baseReport(p), action: 'failed', reason: p.error}
+    const outside = planned.filter((p) => p.outside)
+    const nodes = outside.length === 0 ? await roll(planned, context) : planned.map((p): NodeReport => (p.outside
+      ? {...baseReport(p), action: 'failed', reason: p.error!}
       : {...baseReport(p), action: 'skipped', reason: `not attempted: ${outside.map((o) => o.address).join(', ')} ${outside.length > 1 ? 'are' : 'is'} outside --allow-target, and a run that cannot look at every node changes none`}))
     return summarize(options, discovery, nodes, started)
   } finally {
@@ -138,7 +139,8 @@ async function inspectAll(planned: Planned[], access: NodeAccess): Promise<void>
     limit: 16, deadline: access.deadline,
     work: async (p) => {
       if (access.allow && !access.allow(p.target)) {
-        p.error = NOT_ALLOWED
+        p.outside = true
+        p.error = outsideRules(p.target, access.allow, '--allow-target')
         return
       }
       try {
@@ -189,7 +191,7 @@ async function linkedPeers(planned: Planned[], options: ReloadOptions, access: N
       const known = new Set(planned.map((p) => p.address))
       const extra = found.nodes.filter((n) => !known.has(formatAddress(n))).map((target): Planned => ({target, address: formatAddress(target)}))
       await inspectAll(extra, access)
-      unseen = extra.filter((p) => p.error === NOT_ALLOWED).map((p) => p.address)
+      unseen = extra.filter((p) => p.outside).map((p) => p.address)
       const runIds = new Set(planned.map((p) => p.inspected?.view.config.runId).filter(Boolean))
       all = [...planned, ...extra.filter((p) => !runIds.has(p.inspected?.view.config.runId))]
     } catch {

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {allowedBy, parseTargetRule} from '../../../src/cluster/allow.js'
+import {allowedBy, filterOf, outsideRules, parseTargetRule} from '../../../src/cluster/allow.js'
 import {parseExporterConfig} from '../../../src/exporter/config.js'
 
 const allows = (rules: string[], host: string, port = 6379) => allowedBy(rules.map(parseTargetRule), {host, port})
@@ -57,5 +57,22 @@ describe('exporter target rules', () => {
     expect(config.modules.get('m')!.targets!.map((t) => t.text)).toEqual(['10.0.0.0/8', '*.valkey.internal:6379'])
     expect(() => parseExporterConfig('modules:\n  m: {targets: []}\n', {source: 'exporter.yml', baseDir: '/'})).toThrow(/^exporter\.yml: modules\.m\.targets: must be a list of HOST\[:PORT\] rules/)
     expect(() => parseExporterConfig('modules:\n  m: {targets: [10.0.0.0/40]}\n', {source: 'exporter.yml', baseDir: '/'})).toThrow(/^exporter\.yml: modules\.m\.targets: target rule "10\.0\.0\.0\/40"/)
+  })
+})
+
+describe('outsideRules', () => {
+  const hint = '; a rule naming a host never allows an address (names are not resolved)'
+  const filter = (...rules: string[]) => filterOf(rules.map(parseTargetRule))!
+
+  it('hints that names are not resolved only where a rule names hosts and the node is an address', () => {
+    expect(outsideRules({host: '10.0.0.5', port: 6379}, filter('db1.valkey.internal'), '--allow-target')).toBe(`not within the servers this run may connect to (--allow-target): not connected${hint}`)
+    expect(outsideRules({host: '::1', port: 6379}, filter('*.valkey.internal', '10.0.0.0/8'), 'x')).toContain(hint)
+    expect(outsideRules({host: 'db2.valkey.internal', port: 6379}, filter('db1.valkey.internal'), 'x')).not.toContain(hint)
+    expect(outsideRules({host: '10.0.0.5', port: 6380}, filter('10.0.0.5:6379'), 'x')).not.toContain(hint)
+  })
+
+  it('no rules: no filter', () => {
+    expect(filterOf(undefined)).toBeUndefined()
+    expect(filter('10.0.0.0/8')({host: '10.1.2.3', port: 1})).toBe(true)
   })
 })
