@@ -168,16 +168,15 @@ function sharedContext(ca: Buffer | undefined, cert: Buffer | undefined, key: Bu
 }
 
 /**
- * A leaf whose chain verified: the CA it leads to (with `chain`) is the trusted one it was verified with, found by
- * name and key identifier (trustedRoot); where that is not certain, the chain Node builds, as sent then completed
- * from the trusted CAs.
+ * A leaf whose chain verified: the CA it leads to (with `chain`) is the trusted one it was verified with, where the
+ * bundle says so for certain (trustedRoot); else the chain Node builds, as sent then completed from the trusted CAs.
  */
 function describeVerified(socket: TLSSocket, leaf: PeerCertificate, ca: Buffer | undefined, chain: boolean): ServedCertificate {
   const dates = {validFrom: leaf.valid_from, validTo: leaf.valid_to}
   const names = readNames(leaf.raw)
-  const root = !chain ? null : names ? trustedRoot(names, ca) : undefined
-  if (root === undefined) return describeServed(socket.getPeerCertificate(true), dates, true, (c) => (c.issuerCertificate?.raw ? c.issuerCertificate : undefined))
-  return describeChain({raw: leaf.raw, fingerprint256: leaf.fingerprint256, ...dates, names}, root ?? undefined)
+  const root = chain && names ? trustedRoot(leaf.raw, names, ca) : undefined
+  if (chain && !root) return describeServed(socket.getPeerCertificate(true), dates, true, (c) => (c.issuerCertificate?.raw ? c.issuerCertificate : undefined))
+  return describeChain({raw: leaf.raw, fingerprint256: leaf.fingerprint256, ...dates, names}, root)
 }
 
 /**

@@ -1,5 +1,9 @@
+import {type KeyObject, verify, X509Certificate} from 'node:crypto'
+
 import {derFingerprint256} from '../pki/fingerprint.js'
 import {splitPem} from '../pki/pem.js'
+import {readCertificateFields} from '../x509/certificate.js'
+import {childrenOf, decodeOid, expectUniversal, readTlv, Tag} from '../x509/der.js'
 import {readRawNames} from '../x509/raw-names.js'
 import {rfc4514} from '../x509/text.js'
 
@@ -10,14 +14,19 @@ export interface CertificateNames {
   /** Hex with colons, as OpenSSL prints it. */
   authorityKeyId: string | null
   subjectKeyId: string | null
+  /** The authorityKeyIdentifier names the issuer's own issuer and serial too (OpenSSL's `issuer:always`). */
+  authorityCertIssuer: boolean
 }
 
-/** A CA of a trust bundle (--cacert, --cacertdir), read once a run. */
+/** A CA certificate of a trust bundle (--cacert, --cacertdir), read once a run. */
 export interface TrustedCa {
   raw: Buffer
   fingerprint256: string
   names: CertificateNames
 }
+
+/** keyUsage's keyCertSign bit (bit 5), as readCertificateFields numbers them. */
+const KEY_CERT_SIGN = 1 << 5
 
 const HEX = Array.from({length: 256}, (_, i) => i.toString(16).toUpperCase().padStart(2, '0'))
 const keyId = (id: Uint8Array | undefined) => (id ? Array.from(id, (b) => HEX[b]).join(':') : null)
@@ -27,56 +36,133 @@ export function readNames(der: Uint8Array | undefined): CertificateNames | undef
   if (!der) return undefined
   try {
     const raw = readRawNames(der)
-    return {subject: rfc4514(raw.subject), issuer: rfc4514(raw.issuer), authorityKeyId: keyId(raw.authorityKeyId), subjectKeyId: keyId(raw.subjectKeyId)}
+    return {subject: rfc4514(raw.subject), issuer: rfc4514(raw.issuer), authorityKeyId: keyId(raw.authorityKeyId), subjectKeyId: keyId(raw.subjectKeyId), authorityCertIssuer: raw.authorityCertIssuer}
   } catch {
     return undefined
   }
 }
 
-/** The same bundle Buffer comes with every handshake of a run: read once, its CAs by subject. */
-const bundles = new WeakMap<Buffer, Map<string, TrustedCa[]>>()
+/** A bundle's CA, with what OpenSSL would weigh before taking it as an issuer, read when first needed. */
+interface Entry extends TrustedCa {
+  parsed?: {key: KeyObject; issuer: boolean; validFrom: number; validTo: number} | null
+  selfSigned?: boolean
+  /** Its own issuer in the bundle (null: none certain). */
+  above?: Entry | null
+}
 
-function bySubject(bundle: Buffer): Map<string, TrustedCa[]> {
+/**
+ * The same bundle Buffer comes with every handshake of a run: read once, its CAs by name as OpenSSL compares names
+ * (case and runs of spaces aside). Null for a bundle whose choice of issuer cannot be read from names, keys and
+ * signatures alone: one holding TRUSTED CERTIFICATE blocks (trust settings, such as an intermediate trusted as an
+ * anchor) or one this reader cannot split.
+ */
+const bundles = new WeakMap<Buffer, Map<string, Entry[]> | null>()
+
+const canonical = (name: string) => name.toLowerCase().replace(/\s+/g, ' ')
+
+function indexOf(bundle: Buffer): Map<string, Entry[]> | null {
   let index = bundles.get(bundle)
-  if (index) return index
+  if (index !== undefined) return index
   index = new Map()
   try {
     for (const block of splitPem(bundle.toString('latin1'), 'CA')) {
-      const names = block.label === 'CERTIFICATE' ? readNames(block.der) : undefined
+      if (block.label !== 'CERTIFICATE') {
+        if (block.label.endsWith('CERTIFICATE')) index = null
+        if (index === null) break
+        continue
+      }
+      const names = readNames(block.der)
       if (!names) continue
-      const ca = {raw: Buffer.from(block.der), fingerprint256: derFingerprint256(block.der), names}
-      index.set(names.subject, [...(index.get(names.subject) ?? []), ca])
+      const key = canonical(names.subject)
+      index.set(key, [...(index.get(key) ?? []), {raw: Buffer.from(block.der), fingerprint256: derFingerprint256(block.der), names}])
     }
   } catch {
-    index.clear() // a bundle this reader cannot split: every chain is then read from Node
+    index = null
   }
   bundles.set(bundle, index)
   return index
 }
 
 /**
- * The trusted CA that a chain OpenSSL verified ends in, found from the leaf's names in the bundle it was verified
- * with: issuer by issuer, each the one CA of that name whose subjectKeyIdentifier matches the authorityKeyIdentifier
- * (OpenSSL looks in its trust store first), up to a self-signed root. `null` when the leaf is that root itself.
- * Undefined whenever that is not certain: an issuer not in the bundle (an intermediate only the server sends), two
- * that match (the same name, no key identifiers to tell them apart), a bundle it cannot read. The caller then reads
- * the chain Node built instead.
+ * The trusted CA that a chain OpenSSL verified ends in, found from the leaf in the bundle it was verified with, the
+ * way OpenSSL looks in its trust store first: issuer by issuer, the one CA of the bundle that could be it (onlyIssuer)
+ * and whose key verifies the certificate's signature, up to a self-signed root. Undefined wherever that is not
+ * certain, and then the caller reads the chain Node built: an issuer not in the bundle (an intermediate only the
+ * server sends), two CAs that names and key identifiers do not tell apart, an authorityKeyIdentifier naming issuer
+ * and serial, a signature algorithm not known here, a self-signed leaf, a bundle with trust settings (TRUSTED
+ * CERTIFICATE) or that cannot be read.
  */
-export function trustedRoot(leaf: CertificateNames, bundle: Buffer | undefined): TrustedCa | null | undefined {
-  if (!bundle) return undefined
-  if (selfSigned(leaf)) return null
-  const index = bySubject(bundle)
-  const seen = new Set<string>()
-  for (let current = leaf; seen.size < 10;) {
-    const issuers = (index.get(current.issuer) ?? []).filter((ca) => !current.authorityKeyId || !ca.names.subjectKeyId || ca.names.subjectKeyId === current.authorityKeyId)
-    if (issuers.length !== 1 || seen.has(issuers[0]!.fingerprint256)) return undefined
-    const [issuer] = issuers as [TrustedCa]
-    if (selfSigned(issuer.names)) return issuer
-    seen.add(issuer.fingerprint256)
-    current = issuer.names
+export function trustedRoot(leafDer: Uint8Array, leaf: CertificateNames, bundle: Buffer | undefined, now = Date.now()): TrustedCa | undefined {
+  const index = bundle && indexOf(bundle)
+  if (!index || leaf.subject === leaf.issuer) return undefined
+  const issuerOf = (der: Uint8Array, names: CertificateNames) => {
+    const ca = onlyIssuer(names, index, now)
+    return ca && signedBy(der, ca.parsed!.key) ? ca : null
+  }
+  let issuer = issuerOf(leafDer, leaf)
+  for (let depth = 0; issuer && depth < 10; depth++) {
+    if (isSelfSigned(issuer)) return issuer
+    issuer = issuer.above === undefined ? (issuer.above = issuerOf(issuer.raw, issuer.names)) : issuer.above // the same for every leaf of the run
   }
   return undefined
 }
 
-/** Its own issuer, as OpenSSL tells (X509_check_issued): the same name, and no key identifier saying another key. */
-const selfSigned = (c: CertificateNames) => c.subject === c.issuer && (!c.authorityKeyId || !c.subjectKeyId || c.authorityKeyId === c.subjectKeyId)
+/**
+ * The one CA of the bundle OpenSSL could take as the issuer of a certificate with these names, if there is exactly
+ * one: of the CAs of that name, those whose key identifier does not contradict the one named (X509_check_issued);
+ * it must then be an issuer (CA, keyCertSign where keyUsage is set) valid now.
+ */
+function onlyIssuer(names: CertificateNames, index: Map<string, Entry[]>, now: number): Entry | undefined {
+  if (names.authorityCertIssuer) return undefined
+  const candidates = (index.get(canonical(names.issuer)) ?? [])
+    .filter((ca) => !names.authorityKeyId || !ca.names.subjectKeyId || ca.names.subjectKeyId === names.authorityKeyId)
+  if (candidates.length !== 1) return undefined
+  const [ca] = candidates as [Entry]
+  const parsed = parsedOf(ca)
+  return ca.names.subject === names.issuer && parsed?.issuer && parsed.validFrom <= now && now <= parsed.validTo ? ca : undefined
+}
+
+/** What OpenSSL reads of a CA (its key, basicConstraints, dates), and its keyUsage; null when either cannot read it. */
+function parsedOf(ca: Entry): Entry['parsed'] {
+  if (ca.parsed === undefined) {
+    try {
+      const x509 = new X509Certificate(ca.raw)
+      const keyUsage = readCertificateFields(ca.raw).keyUsage
+      ca.parsed = {key: x509.publicKey, issuer: x509.ca && (keyUsage === undefined || (keyUsage & KEY_CERT_SIGN) !== 0), validFrom: Date.parse(x509.validFrom), validTo: Date.parse(x509.validTo)}
+    } catch {
+      ca.parsed = null
+    }
+  }
+  return ca.parsed
+}
+
+/** Its own issuer, as OpenSSL tells: the same name, key identifiers that agree, and its own key verifies its signature. */
+function isSelfSigned(ca: Entry): boolean {
+  const {names} = ca
+  ca.selfSigned ??= names.subject === names.issuer && !names.authorityCertIssuer
+    && (!names.authorityKeyId || !names.subjectKeyId || names.authorityKeyId === names.subjectKeyId)
+    && signedBy(ca.raw, parsedOf(ca)!.key)
+  return ca.selfSigned
+}
+
+/** The signature algorithms of certificates whose check is one node:crypto verify: the digest to name (null: none). */
+const SIGNATURES: Record<string, string | null> = {
+  '1.2.840.10045.4.3.2': 'sha256', '1.2.840.10045.4.3.3': 'sha384', '1.2.840.10045.4.3.4': 'sha512', // ECDSA
+  '1.2.840.113549.1.1.11': 'sha256', '1.2.840.113549.1.1.12': 'sha384', '1.2.840.113549.1.1.13': 'sha512', // RSA PKCS#1 v1.5
+  '1.3.101.112': null, '1.3.101.113': null, // Ed25519, Ed448
+}
+
+/** Whether `key` verifies the signature of the DER certificate `der` (OpenSSL's verify, through node:crypto). */
+function signedBy(der: Uint8Array, key: KeyObject): boolean {
+  try {
+    const certificate = expectUniversal(readTlv(der), Tag.sequence, 'Certificate')
+    const [tbs, algorithm, signature] = childrenOf(certificate)
+    const oid = decodeOid(expectUniversal(childrenOf(expectUniversal(algorithm, Tag.sequence, 'signatureAlgorithm'))[0], Tag.oid, 'algorithm').value)
+    const bits = expectUniversal(signature, Tag.bitString, 'signature').value
+    if (!(oid in SIGNATURES) || bits[0] !== 0) return false
+    // Offsets of a child are within its parent's content.
+    return verify(SIGNATURES[oid] ?? null, certificate.value.subarray(tbs!.start, tbs!.end), key, bits.subarray(1))
+  } catch {
+    return false
+  }
+}

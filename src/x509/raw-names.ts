@@ -30,6 +30,8 @@ export interface RawCertificateNames {
   netscapeCertType: number | undefined
   /** The authorityKeyIdentifier's keyIdentifier: which CA key signed it (two CAs may share a name, not a key). */
   authorityKeyId: Uint8Array | undefined
+  /** Whether the authorityKeyIdentifier also names the issuer's issuer and serial (OpenSSL's `issuer:always`). */
+  authorityCertIssuer: boolean
   /** The subjectKeyIdentifier: this certificate's own key, as what it signs names it. */
   subjectKeyId: Uint8Array | undefined
 }
@@ -56,6 +58,7 @@ export function readRawNames(der: Uint8Array): RawCertificateNames {
   let subjectAltNames: RawGeneralName[] = []
   let netscapeCertType: number | undefined
   let authorityKeyId: Uint8Array | undefined
+  let authorityCertIssuer = false
   let subjectKeyId: Uint8Array | undefined
   for (const field of tbs.slice(i)) {
     if (!isContext(field, 3)) continue // [1] issuerUniqueID, [2] subjectUniqueID
@@ -68,10 +71,14 @@ export function readRawNames(der: Uint8Array): RawCertificateNames {
       if (oid === OID.subjectAltName) subjectAltNames = readGeneralNames(octets.value)
       else if (oid === OID.netscapeCertType) netscapeCertType = expectUniversal(readTlv(octets.value), Tag.bitString, 'Netscape cert type').value[1] ?? 0
       else if (oid === OID.subjectKeyIdentifier) subjectKeyId = keyIdentifierOf(octets.value)
-      else authorityKeyId = childrenOf(expectUniversal(readTlv(octets.value), Tag.sequence, 'authorityKeyIdentifier')).find((part) => isContext(part, 0))?.value
+      else {
+        const parts = childrenOf(expectUniversal(readTlv(octets.value), Tag.sequence, 'authorityKeyIdentifier'))
+        authorityKeyId = parts.find((part) => isContext(part, 0))?.value
+        authorityCertIssuer = parts.some((part) => isContext(part, 1) || isContext(part, 2))
+      }
     }
   }
-  return {subject, issuer, subjectAltNames, netscapeCertType, authorityKeyId, subjectKeyId}
+  return {subject, issuer, subjectAltNames, netscapeCertType, authorityKeyId, authorityCertIssuer, subjectKeyId}
 }
 
 /** A subjectKeyIdentifier's OCTET STRING; undefined when malformed (only `check` uses it, to tell CAs apart). */

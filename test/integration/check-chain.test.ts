@@ -93,8 +93,10 @@ describe('check: the CA of a chain', () => {
       const result = await runCli(['check', '--nodes', `127.0.0.1:${node.port}`, '--cacert', cacert, '--cert', leaf.cert, '--key', leaf.key, '--json'], {timeoutMs: 30_000})
       return (JSON.parse(result.stdout) as CheckJson).nodes[0]!
     }
-    // The intermediate only the server sends, then in --cacert too: the same root either way.
-    for (const cas of [[ca.cert], [int.cert, ca.cert]]) {
+    // A self-signed CA with the intermediate's name but an RSA key: OpenSSL passes it over, it cannot have signed.
+    const lookalike = await issueShape('self', dir, 'int-lookalike', {cn: int.cn, extensions: ['basicConstraints = critical, CA:TRUE', 'keyUsage = critical, keyCertSign, cRLSign', 'subjectKeyIdentifier = hash'], keyType: 'rsa'})
+    // The intermediate only the server sends, then in --cacert too, then the look-alike in its place: the same root.
+    for (const cas of [[ca.cert], [int.cert, ca.cert], [lookalike.cert, ca.cert]]) {
       expect(await check(viaInt, ...cas)).toMatchObject({status: 'ok', ca: 'CN=Chain Root', caFingerprint256: certOf(ca.cert).fingerprint256})
     }
     // Both in --cacert: the one that signed. Names cannot tell them apart, so it is read from Node's chain.

@@ -1,79 +1,121 @@
 /**
- * trustedRoot: which CA of the bundle a verified leaf's chain ends in, from names and key identifiers only; and
- * "not certain" (undefined, so the caller reads Node's chain) wherever names and key identifiers cannot tell.
- * The certificates are openssl's; the expected CA is named by openssl's own fingerprint of its file.
+ * trustedRoot: which CA of the bundle a verified leaf's chain ends in, where names, key identifiers and signatures
+ * leave OpenSSL one choice; and "not certain" (undefined: the caller reads Node's chain) wherever they do not,
+ * including the shapes a review found the names-only version got wrong. The certificates are openssl's; the
+ * expected CA is named by openssl's own fingerprint of its file.
  */
 import {execFileSync} from 'node:child_process'
 import {readFileSync} from 'node:fs'
-import {join} from 'node:path'
 
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {readNames, trustedRoot} from '../../../src/transport/trusted.js'
-import {type Ca, issueCert, issueIntermediate, issueShape, type KeyPair, leafExtensions, makeCa, makeLookalikeCa} from '../../helpers/pki/openssl.js'
+import {type Ca, CA_EXTENSIONS, issueCert, issueIntermediate, issueShape, type KeyPair, leafExtensions, makeCa, makeLookalikeCa} from '../../helpers/pki/openssl.js'
 import {certOf} from '../../helpers/pki/read.js'
 import {makeTempDir} from '../../helpers/temp.js'
 
 let dir: string
-let root: Ca
-let twin: Ca
-let int: Ca
-let lookalike: Ca
-const leaves: Record<string, KeyPair> = {}
-const noKeyIds: Record<string, Ca | KeyPair> = {}
+const ca: Record<string, Ca> = {}
+const leaf: Record<string, KeyPair> = {}
 
 /** openssl's SHA-256 fingerprint of a certificate file, as Node prints it. */
 const fingerprint = (file: string) => execFileSync('openssl', ['x509', '-in', file, '-noout', '-fingerprint', '-sha256'], {encoding: 'utf8'}).trim().split('=')[1]
-const names = (kp: KeyPair) => readNames(certOf(kp.cert).raw)!
-const bundleOf = (...cas: Array<Ca | KeyPair>) => Buffer.concat(cas.map((c) => readFileSync(c.cert)))
+const bundleOf = (...cas: Array<Ca | KeyPair | Buffer>) => Buffer.concat(cas.map((c) => (Buffer.isBuffer(c) ? c : readFileSync(c.cert))))
+const rootOf = (kp: KeyPair, bundle: Buffer) => {
+  const der = certOf(kp.cert).raw
+  return trustedRoot(der, readNames(der)!, bundle)?.fingerprint256
+}
 
 beforeAll(async () => {
   dir = makeTempDir('vtls-trusted')
-  ;[root, twin] = await Promise.all([makeCa(dir, {name: 'root', cn: 'Same Name CA'}), makeCa(dir, {name: 'twin', cn: 'Same Name CA'})])
-  ;[int, lookalike] = await Promise.all([issueIntermediate(root, dir, 'int'), makeLookalikeCa(root, dir, 'lookalike')])
-  ;[leaves.leaf, leaves.twinLeaf, leaves.viaInt] = await Promise.all([issueCert(root, dir, 'leaf'), issueCert(twin, dir, 'twin-leaf'), issueCert(int, dir, 'via-int')])
-  // Two CAs of one name without key identifiers, and a leaf without an authorityKeyIdentifier.
-  const bare = ['basicConstraints = critical, CA:TRUE', 'keyUsage = critical, keyCertSign, cRLSign', 'subjectKeyIdentifier = none', 'authorityKeyIdentifier = none']
-  ;[noKeyIds.a, noKeyIds.b] = await Promise.all([
-    issueShape('self', dir, 'bare-a', {cn: 'Bare CA', extensions: bare}), issueShape('self', dir, 'bare-b', {cn: 'Bare CA', extensions: bare}),
+  const caLines = (...lines: string[]) => ['basicConstraints = critical, CA:TRUE', 'keyUsage = critical, keyCertSign, cRLSign', ...lines]
+  ;[ca.root, ca.twin, ca.roll, ca.rsa] = await Promise.all([
+    makeCa(dir, {name: 'root', cn: 'Same Name CA'}), makeCa(dir, {name: 'twin', cn: 'Same Name CA'}), makeCa(dir, {name: 'roll', cn: 'Roll Root'}),
+    issueShape('self', dir, 'rsa', {cn: 'RSA Root', extensions: CA_EXTENSIONS, keyType: 'rsa'}),
   ])
-  noKeyIds.leaf = await issueShape(noKeyIds.a as Ca, dir, 'bare-leaf', {cn: 'bare leaf', extensions: leafExtensions({subjectKeyIdentifier: 'none', authorityKeyIdentifier: 'none'})})
+  ;[ca.int, ca.lookalike, ca.bareA, ca.bareB, ca.noSign] = await Promise.all([
+    issueIntermediate(ca.root, dir, 'int'), makeLookalikeCa(ca.root, dir, 'lookalike'),
+    // Two CAs of one name with no key identifiers at all.
+    issueShape('self', dir, 'bare-a', {cn: 'Bare CA', extensions: caLines('subjectKeyIdentifier = none', 'authorityKeyIdentifier = none')}),
+    issueShape('self', dir, 'bare-b', {cn: 'Bare CA', extensions: caLines('subjectKeyIdentifier = none', 'authorityKeyIdentifier = none')}),
+    issueShape('self', dir, 'no-sign', {cn: 'No Sign CA', extensions: ['basicConstraints = critical, CA:TRUE', 'keyUsage = critical, digitalSignature', 'subjectKeyIdentifier = hash']}),
+  ])
+  ;[ca.intRsa, ca.rootUpper, ca.rootExpired, ca.rootReissued, ca.rollLink] = await Promise.all([
+    // The intermediate's name and a key of another type, self-signed: OpenSSL skips it (it cannot have signed).
+    issueShape('self', dir, 'int-rsa', {cn: ca.int.cn, extensions: CA_EXTENSIONS, keyType: 'rsa'}),
+    // The root's key under its name in capitals and with two spaces: OpenSSL's name comparison takes both for one.
+    issueShape('self', dir, 'root-upper', {cn: 'SAME NAME  CA', extensions: CA_EXTENSIONS, key: ca.root.key}),
+    // The root's name and key, expired in 2021.
+    issueShape('self', dir, 'root-expired', {cn: ca.root.cn, extensions: CA_EXTENSIONS, key: ca.root.key, notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2021-01-01T00:00:00Z')}),
+    // The root issued again: its name and key, valid, another certificate.
+    issueShape('self', dir, 'root-reissued', {cn: ca.root.cn, extensions: CA_EXTENSIONS, key: ca.root.key}),
+    // A key roll-over link: Roll Root's name, a new key, signed by the old one, naming it by issuer and serial only.
+    issueShape(ca.roll, dir, 'roll-link', {cn: 'Roll Root', extensions: caLines('subjectKeyIdentifier = hash', 'authorityKeyIdentifier = issuer:always')}),
+  ])
+  const leafOf = (issuer: Ca, name: string, override: Record<string, string | null> = {}) => issueShape(issuer, dir, name, {cn: name, extensions: leafExtensions(override)})
+  ;[leaf.root, leaf.twin, leaf.viaInt, leaf.bare, leaf.noSign, leaf.upper, leaf.roll, leaf.rsa, leaf.akiIssuer] = await Promise.all([
+    issueCert(ca.root, dir, 'leaf'), issueCert(ca.twin, dir, 'twin-leaf'), issueCert(ca.int, dir, 'via-int'),
+    leafOf(ca.bareA, 'bare-leaf', {subjectKeyIdentifier: 'none', authorityKeyIdentifier: 'none'}), leafOf(ca.noSign, 'no-sign-leaf'),
+    leafOf(ca.rootUpper, 'upper-leaf'), leafOf(ca.rollLink, 'roll-leaf'), leafOf(ca.rsa, 'rsa-leaf'),
+    leafOf(ca.int, 'aki-issuer-leaf', {authorityKeyIdentifier: 'keyid:always, issuer:always'}),
+  ])
 }, 60_000)
 
 describe('trustedRoot', () => {
-  it('a leaf issued by a CA of the bundle: that CA', () => {
-    expect(trustedRoot(names(leaves.leaf!), bundleOf(root))?.fingerprint256).toBe(fingerprint(root.cert))
+  it('a leaf issued by a CA of the bundle: that CA, ECDSA and RSA', () => {
+    expect(rootOf(leaf.root!, bundleOf(ca.root!))).toBe(fingerprint(ca.root!.cert))
+    expect(rootOf(leaf.rsa!, bundleOf(ca.root!, ca.rsa!))).toBe(fingerprint(ca.rsa!.cert))
   })
 
   it('two CAs of one name: the one whose key identifier the leaf names, in either order', () => {
-    for (const bundle of [bundleOf(root, twin), bundleOf(twin, root)]) {
-      expect(trustedRoot(names(leaves.leaf!), bundle)?.fingerprint256).toBe(fingerprint(root.cert))
-      expect(trustedRoot(names(leaves.twinLeaf!), bundle)?.fingerprint256).toBe(fingerprint(twin.cert))
+    for (const bundle of [bundleOf(ca.root!, ca.twin!), bundleOf(ca.twin!, ca.root!)]) {
+      expect(rootOf(leaf.root!, bundle)).toBe(fingerprint(ca.root!.cert))
+      expect(rootOf(leaf.twin!, bundle)).toBe(fingerprint(ca.twin!.cert))
     }
   })
 
   it('through an intermediate of the bundle, to its root', () => {
-    expect(trustedRoot(names(leaves.viaInt!), bundleOf(int, root))?.fingerprint256).toBe(fingerprint(root.cert))
+    expect(rootOf(leaf.viaInt!, bundleOf(ca.int!, ca.root!))).toBe(fingerprint(ca.root!.cert))
   })
 
-  it('not certain: an intermediate the bundle lacks (the server sends it), a look-alike CA (same name and key identifier), no key identifiers', () => {
-    expect(trustedRoot(names(leaves.viaInt!), bundleOf(root))).toBeUndefined()
-    expect(trustedRoot(names(leaves.leaf!), bundleOf(lookalike, root))).toBeUndefined()
-    expect(trustedRoot(names(noKeyIds.leaf!), bundleOf(noKeyIds.b!, noKeyIds.a!))).toBeUndefined()
-    // Told apart only by the signature: with one of them, names say nothing wrong.
-    expect(trustedRoot(names(noKeyIds.leaf!), bundleOf(noKeyIds.a!))?.fingerprint256).toBe(fingerprint(noKeyIds.a!.cert))
+  it('not certain: an intermediate the bundle lacks, CAs names and key identifiers do not tell apart', () => {
+    expect(rootOf(leaf.viaInt!, bundleOf(ca.root!))).toBeUndefined() // the server sends it
+    expect(rootOf(leaf.root!, bundleOf(ca.lookalike!, ca.root!))).toBeUndefined() // same name and key identifier
+    expect(rootOf(leaf.bare!, bundleOf(ca.bareB!, ca.bareA!))).toBeUndefined() // no key identifiers
+    expect(rootOf(leaf.root!, bundleOf(ca.rootExpired!, ca.root!))).toBeUndefined() // same name and key, one expired
+    expect(rootOf(leaf.root!, bundleOf(ca.rootReissued!, ca.root!))).toBeUndefined() // same name and key, both valid
+    expect(rootOf(leaf.upper!, bundleOf(ca.root!, ca.rootUpper!))).toBeUndefined() // names equal but for case and spaces
+    expect(rootOf(leaf.root!, bundleOf(ca.rootUpper!, ca.root!))).toBeUndefined()
   })
 
-  it('a self-signed leaf is its own CA (null); no bundle, or one that cannot be read, is not certain', () => {
-    expect(trustedRoot(names(root), bundleOf(root))).toBeNull()
-    expect(trustedRoot(names(leaves.leaf!), undefined)).toBeUndefined()
-    const junk = Buffer.concat([readFileSync(root.cert), Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n')]) // truncated
-    expect(trustedRoot(names(leaves.leaf!), junk)).toBeUndefined()
-    expect(trustedRoot(names(leaves.leaf!), Buffer.from(join(dir, 'nothing')))).toBeUndefined()
+  it('not certain: a CA of the bundle that could not have signed (signature, keyUsage, dates)', () => {
+    expect(rootOf(leaf.viaInt!, bundleOf(ca.intRsa!, ca.root!))).toBeUndefined() // another key type: the server sends the real one
+    expect(rootOf(leaf.root!, bundleOf(ca.lookalike!))).toBeUndefined() // the right name and key identifier, another key
+    expect(rootOf(leaf.noSign!, bundleOf(ca.noSign!))).toBeUndefined()
+    expect(rootOf(leaf.root!, bundleOf(ca.rootExpired!))).toBeUndefined()
+    // With one of two bare CAs, the signature tells.
+    expect(rootOf(leaf.bare!, bundleOf(ca.bareA!))).toBe(fingerprint(ca.bareA!.cert))
+    expect(rootOf(leaf.bare!, bundleOf(ca.bareB!))).toBeUndefined()
+  })
+
+  it('not certain: an authorityKeyIdentifier naming issuer and serial, a key roll-over link that is no root', () => {
+    expect(rootOf(leaf.akiIssuer!, bundleOf(ca.int!, ca.root!))).toBeUndefined()
+    expect(rootOf(leaf.roll!, bundleOf(ca.roll!, ca.rollLink!))).toBeUndefined()
+  })
+
+  it('not certain: a self-signed leaf, no bundle, a bundle with trust settings (TRUSTED CERTIFICATE) or one that cannot be read', () => {
+    expect(rootOf(ca.root!, bundleOf(ca.root!))).toBeUndefined()
+    expect(trustedRoot(certOf(leaf.root!.cert).raw, readNames(certOf(leaf.root!.cert).raw)!, undefined)).toBeUndefined()
+    const trusted = execFileSync('openssl', ['x509', '-in', ca.root!.cert, '-trustout'])
+    expect(trusted.toString()).toMatch(/BEGIN TRUSTED CERTIFICATE/)
+    expect(rootOf(leaf.root!, bundleOf(ca.rootReissued!, trusted))).toBeUndefined()
+    expect(rootOf(leaf.root!, bundleOf(ca.rootReissued!))).toBe(fingerprint(ca.rootReissued!.cert))
+    expect(rootOf(leaf.root!, bundleOf(ca.root!, Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n')))).toBeUndefined() // truncated
   })
 
   it('reads each bundle once: the same CA object for every leaf of a run', () => {
-    const bundle = bundleOf(root, twin)
-    expect(trustedRoot(names(leaves.leaf!), bundle)).toBe(trustedRoot(names(leaves.leaf!), bundle))
+    const bundle = bundleOf(ca.root!, ca.twin!)
+    const der = certOf(leaf.root!.cert).raw
+    expect(trustedRoot(der, readNames(der)!, bundle)).toBe(trustedRoot(der, readNames(der)!, bundle))
   })
 })
