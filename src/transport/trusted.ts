@@ -4,13 +4,16 @@ import {derFingerprint256} from '../pki/fingerprint.js'
 import {splitPem} from '../pki/pem.js'
 import {readCertificateFields} from '../x509/certificate.js'
 import {childrenOf, decodeOid, expectUniversal, readTlv, Tag} from '../x509/der.js'
-import {readRawNames} from '../x509/raw-names.js'
-import {rfc4514} from '../x509/text.js'
+import {type RawName, readRawNames} from '../x509/raw-names.js'
+import {decodeAsnString, rfc4514} from '../x509/text.js'
 
 /** What `check` reports of a certificate's names: RFC 4514 subject and issuer (read from the DER as `whoami` does), key identifiers. */
 export interface CertificateNames {
   subject: string
   issuer: string
+  /** Subject and issuer as OpenSSL compares names (canonicalName): the keys a bundle's CAs are found by. */
+  subjectKey: string
+  issuerKey: string
   /** Hex with colons, as OpenSSL prints it. */
   authorityKeyId: string | null
   subjectKeyId: string | null
@@ -36,7 +39,10 @@ export function readNames(der: Uint8Array | undefined): CertificateNames | undef
   if (!der) return undefined
   try {
     const raw = readRawNames(der)
-    return {subject: rfc4514(raw.subject), issuer: rfc4514(raw.issuer), authorityKeyId: keyId(raw.authorityKeyId), subjectKeyId: keyId(raw.subjectKeyId), authorityCertIssuer: raw.authorityCertIssuer}
+    return {
+      subject: rfc4514(raw.subject), issuer: rfc4514(raw.issuer), subjectKey: canonicalName(raw.subject), issuerKey: canonicalName(raw.issuer),
+      authorityKeyId: keyId(raw.authorityKeyId), subjectKeyId: keyId(raw.subjectKeyId), authorityCertIssuer: raw.authorityCertIssuer,
+    }
   } catch {
     return undefined
   }
@@ -52,13 +58,28 @@ interface Entry extends TrustedCa {
 
 /**
  * The same bundle Buffer comes with every handshake of a run: read once, its CAs by name as OpenSSL compares names
- * (case and runs of spaces aside). Null for a bundle whose choice of issuer cannot be read from names, keys and
+ * (canonicalName). Null for a bundle whose choice of issuer cannot be read from names, keys and
  * signatures alone: one holding TRUSTED CERTIFICATE blocks (trust settings, such as an intermediate trusted as an
  * anchor) or one this reader cannot split.
  */
 const bundles = new WeakMap<Buffer, Map<string, Entry[]> | null>()
 
-const canonical = (name: string) => name.toLowerCase().replace(/\s+/g, ' ')
+/** The string types OpenSSL compares as text (ASN1_MASK_CANON), by universal tag. */
+const CANON_STRINGS = new Set([Tag.utf8String, Tag.printableString, Tag.t61String, Tag.ia5String, 26 /* VisibleString */, Tag.universalString, Tag.bmpString])
+
+/**
+ * A name as OpenSSL compares two (x509_name_canon, used by X509_NAME_cmp and its issuer lookup): each attribute
+ * value of a string type as text, without leading and trailing whitespace, inner runs of it as one space, ASCII
+ * letters in lower case, whatever its string type; any other value as its DER; the attributes of a multi-valued RDN
+ * in a fixed order.
+ */
+export function canonicalName(name: RawName): string {
+  return JSON.stringify(name.map((rdn) => rdn.map((a) => {
+    const text = CANON_STRINGS.has(a.valueTag as never) ? decodeAsnString(a.valueTag, a.value) : undefined
+    const value = text === undefined ? `#${Buffer.from(a.valueDer).toString('hex')}` : text.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '').replace(/[ \t\n\v\f\r]+/g, ' ').replace(/[A-Z]/g, (c) => c.toLowerCase())
+    return `${a.oid}=${value}`
+  }).sort()))
+}
 
 function indexOf(bundle: Buffer): Map<string, Entry[]> | null {
   let index = bundles.get(bundle)
@@ -73,8 +94,7 @@ function indexOf(bundle: Buffer): Map<string, Entry[]> | null {
       }
       const names = readNames(block.der)
       if (!names) continue
-      const key = canonical(names.subject)
-      index.set(key, [...(index.get(key) ?? []), {raw: Buffer.from(block.der), fingerprint256: derFingerprint256(block.der), names}])
+      index.set(names.subjectKey, [...(index.get(names.subjectKey) ?? []), {raw: Buffer.from(block.der), fingerprint256: derFingerprint256(block.der), names}])
     }
   } catch {
     index = null
@@ -114,7 +134,7 @@ export function trustedRoot(leafDer: Uint8Array, leaf: CertificateNames, bundle:
  */
 function onlyIssuer(names: CertificateNames, index: Map<string, Entry[]>, now: number): Entry | undefined {
   if (names.authorityCertIssuer) return undefined
-  const candidates = (index.get(canonical(names.issuer)) ?? [])
+  const candidates = (index.get(names.issuerKey) ?? [])
     .filter((ca) => !names.authorityKeyId || !ca.names.subjectKeyId || ca.names.subjectKeyId === names.authorityKeyId)
   if (candidates.length !== 1) return undefined
   const [ca] = candidates as [Entry]

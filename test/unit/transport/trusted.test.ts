@@ -4,12 +4,14 @@
  * including the shapes a review found the names-only version got wrong. The certificates are openssl's; the
  * expected CA is named by openssl's own fingerprint of its file.
  */
-import {execFileSync} from 'node:child_process'
+import {execFileSync, spawnSync} from 'node:child_process'
 import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
 
 import {beforeAll, describe, expect, it} from 'vitest'
 
-import {readNames, trustedRoot} from '../../../src/transport/trusted.js'
+import {canonicalName, readNames, trustedRoot} from '../../../src/transport/trusted.js'
+import {readRawNames} from '../../../src/x509/raw-names.js'
 import {type Ca, CA_EXTENSIONS, issueCert, issueIntermediate, issueShape, type KeyPair, leafExtensions, makeCa, makeLookalikeCa} from '../../helpers/pki/openssl.js'
 import {certOf} from '../../helpers/pki/read.js'
 import {makeTempDir} from '../../helpers/temp.js'
@@ -118,4 +120,21 @@ describe('trustedRoot', () => {
     const der = certOf(leaf.root!.cert).raw
     expect(trustedRoot(der, readNames(der)!, bundle)).toBe(trustedRoot(der, readNames(der)!, bundle))
   })
+})
+
+describe('canonicalName', () => {
+  // OpenSSL is asked: a CA with the same key under each name verifies a leaf issued as "CN=Foo Bar" exactly when it
+  // takes the two names for one.
+  it('is equal for two names exactly where OpenSSL takes one for the other', async () => {
+    const at = join(dir, 'canon')
+    const base = await issueShape('self', at, 'base', {cn: 'Foo Bar', extensions: CA_EXTENSIONS})
+    const issued = await issueShape(base, at, 'issued', {cn: 'issued', extensions: leafExtensions({authorityKeyIdentifier: null})})
+    const variants = ['Foo Bar', 'FOO BAR', '  foo   bar  ', 'Foo  Bar', 'Foo\tBar', 'FooBar', 'Föo Bar', 'Foo Bar.']
+    const issuer = canonicalName(readRawNames(certOf(issued.cert).raw).issuer)
+    for (const [i, cn] of variants.entries()) {
+      const variant = await issueShape('self', at, `variant-${i}`, {cn, extensions: CA_EXTENSIONS.filter((l) => !l.startsWith('authorityKeyIdentifier')), key: base.key})
+      const verified = spawnSync('openssl', ['verify', '-CAfile', variant.cert, issued.cert], {encoding: 'utf8'}).status === 0
+      expect([cn, canonicalName(readRawNames(certOf(variant.cert).raw).subject) === issuer], `openssl verify with CN=${JSON.stringify(cn)}`).toEqual([cn, verified])
+    }
+  }, 60_000)
 })
