@@ -219,9 +219,9 @@ async function runStep(step: Step, options: RotateOptions, context: ObserveConte
   const report: StepReport = {address: node.address, kind: step.kind, outcome: 'done', reason: '', files: []}
   const replace = async (path: string, data: Buffer) => {
     const previous = `${path}${BEFORE[step.kind]}`
-    const mode = (await stat(path)).mode & 0o777
+    const {mode, uid, gid} = await stat(path)
     await copyFile(path, previous)
-    await replaceFile(path, data, mode)
+    await replaceFile(path, data, mode & 0o777, {uid, gid})
     report.files.push({path, previous})
   }
   try {

@@ -6,7 +6,7 @@
  */
 import {spawn} from 'node:child_process'
 import {X509Certificate} from 'node:crypto'
-import {copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -218,6 +218,9 @@ describe('valkey-tls ca rotate on a 3x1 tls-cluster, every node with its own fil
   })
 
   it('--apply: every node trusts both and serves a new-CA certificate; the cluster never unhealthy; old-CA clients still get in', async () => {
+    // Files a server reads as its own user keep that owner when root replaces them (the server here runs as root).
+    const asRoot = process.getuid?.() === 0
+    if (asRoot) for (const path of [files[0]!.ca, files[0]!.cert]) chownSync(path, 65_534, 65_533)
     const watch = await startSampler()
     const {code, json, stderr} = await rotate([...seed(), ...newCaArgs(), ...oldClient(), '--apply'])
     watch.stop()
@@ -232,6 +235,7 @@ describe('valkey-tls ca rotate on a 3x1 tls-cluster, every node with its own fil
       expect(readFileSync(`${f.ca}.before-widen`, 'utf8')).toBe(readFileSync(old.caCert, 'utf8'))
       expect(existsSync(`${f.cert}.before-new-leaf`)).toBe(true)
     }
+    if (asRoot) for (const path of [files[0]!.ca, files[0]!.cert]) expect([path, statSync(path).uid, statSync(path).gid]).toEqual([path, 65_534, 65_533])
     for (const node of cluster.nodes) {
       expect(await getsIn(node.port, oldAdmin, newCa.cert), `old-CA client on ${node.port}`).toBe(true)
       expect(await getsIn(node.port, newAdmin, newCa.cert), `new-CA client on ${node.port}`).toBe(true)
