@@ -1,5 +1,5 @@
 import {X509Certificate} from 'node:crypto'
-import {copyFile, stat} from 'node:fs/promises'
+import {chown, copyFile, stat} from 'node:fs/promises'
 import {join} from 'node:path'
 import type {TLSSocket} from 'node:tls'
 
@@ -221,6 +221,9 @@ async function runStep(step: Step, options: RotateOptions, context: ObserveConte
     const previous = `${path}${BEFORE[step.kind]}`
     const {mode, uid, gid} = await stat(path)
     await copyFile(path, previous)
+    // The roll-back is `cp -p` of it: it must bring the owner back too.
+    const copy = await stat(previous)
+    if (copy.uid !== uid || copy.gid !== gid) await chown(previous, uid, gid)
     await replaceFile(path, data, mode & 0o777, {uid, gid})
     report.files.push({path, previous})
   }

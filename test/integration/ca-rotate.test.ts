@@ -235,7 +235,10 @@ describe('valkey-tls ca rotate on a 3x1 tls-cluster, every node with its own fil
       expect(readFileSync(`${f.ca}.before-widen`, 'utf8')).toBe(readFileSync(old.caCert, 'utf8'))
       expect(existsSync(`${f.cert}.before-new-leaf`)).toBe(true)
     }
-    if (asRoot) for (const path of [files[0]!.ca, files[0]!.cert]) expect([path, statSync(path).uid, statSync(path).gid]).toEqual([path, 65_534, 65_533])
+    const owners = (...paths: string[]) => paths.map((path) => [path, statSync(path).uid, statSync(path).gid])
+    // And so do the copies kept beside them, which a roll-back (cp -p) puts back.
+    const replaced = [files[0]!.ca, files[0]!.cert, `${files[0]!.ca}.before-widen`, `${files[0]!.cert}.before-new-leaf`]
+    if (asRoot) expect(owners(...replaced)).toEqual(replaced.map((path) => [path, 65_534, 65_533]))
     for (const node of cluster.nodes) {
       expect(await getsIn(node.port, oldAdmin, newCa.cert), `old-CA client on ${node.port}`).toBe(true)
       expect(await getsIn(node.port, newAdmin, newCa.cert), `new-CA client on ${node.port}`).toBe(true)
