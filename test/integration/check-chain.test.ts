@@ -10,6 +10,7 @@ import {join} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
+import {handshake} from '../../src/transport/handshake.js'
 import {runCli} from '../helpers/cli.js'
 import {bundle, DEFAULT_SERVER_SANS, issueCert, issueIntermediate, issueShape, leafExtensions, makeCa} from '../helpers/pki/openssl.js'
 import {certOf} from '../helpers/pki/read.js'
@@ -117,6 +118,13 @@ describe('check: the CA of a chain', () => {
     const notAfter = Date.parse(certOf(join(pki, 'client.crt')).validTo)
     expect(Math.abs(Date.parse(withClient!.loaded!.client!) - notAfter)).toBeLessThanOrEqual(2000)
     expect(without!.loaded).toMatchObject({client: null, server: expect.any(String), ca: expect.any(String)})
+    // The socket a handshake hands on is as Node made it: its own getPeerCertificate, the whole chain.
+    const hs = await handshake({host: '127.0.0.1', port: none.port, timeoutMs: 10_000, tls: {ca: readFileSync(tls.caCert), cert: readFileSync(tls.clientCert), key: readFileSync(tls.clientKey), insecure: false}}, {chain: true})
+    if (!hs.ok) throw new Error(hs.failure.cause)
+    expect(Object.hasOwn(hs.socket, 'getPeerCertificate')).toBe(false)
+    expect(hs.socket.getPeerCertificate(true).issuerCertificate?.fingerprint256).toBe(certOf(tls.caCert).fingerprint256)
+    expect(hs.certificate?.caFingerprint256).toBe(certOf(tls.caCert).fingerprint256)
+    hs.socket.destroy()
     const metrics = await runCli([...args, '--format', 'prometheus'], {timeoutMs: 30_000})
     expect(metrics.stdout.match(/^valkey_tls_loaded_cert_not_after_timestamp_seconds\{node="[^"]+",cert="client"\}/gm)).toEqual([
       `valkey_tls_loaded_cert_not_after_timestamp_seconds{node="127.0.0.1:${own.port}",cert="client"}`,
