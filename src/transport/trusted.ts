@@ -68,6 +68,14 @@ const bundles = new WeakMap<Buffer, Map<string, Entry[]> | null>()
 const CANON_STRINGS = new Set([Tag.utf8String, Tag.printableString, Tag.t61String, Tag.ia5String, 26 /* VisibleString */, Tag.universalString, Tag.bmpString])
 
 /**
+ * A string value as OpenSSL turns it into text to compare (ASN1_STRING_to_UTF8): UTF8String as UTF-8, BMPString and
+ * UniversalString as UCS-2 and UCS-4, and every other string type one byte a character.
+ */
+function canonText(tag: number, bytes: Uint8Array): string | undefined {
+  return tag === Tag.utf8String || tag === Tag.bmpString || tag === Tag.universalString ? decodeAsnString(tag, bytes) : Buffer.from(bytes).toString('latin1')
+}
+
+/**
  * A name as OpenSSL compares two (x509_name_canon, used by X509_NAME_cmp and its issuer lookup): each attribute
  * value of a string type as text, without leading and trailing whitespace, inner runs of it as one space, ASCII
  * letters in lower case, whatever its string type; any other value as its DER; the attributes of a multi-valued RDN
@@ -75,7 +83,7 @@ const CANON_STRINGS = new Set([Tag.utf8String, Tag.printableString, Tag.t61Strin
  */
 export function canonicalName(name: RawName): string {
   return JSON.stringify(name.map((rdn) => rdn.map((a) => {
-    const text = CANON_STRINGS.has(a.valueTag as never) ? decodeAsnString(a.valueTag, a.value) : undefined
+    const text = CANON_STRINGS.has(a.valueTag as never) ? canonText(a.valueTag, a.value) : undefined
     const value = text === undefined ? `#${Buffer.from(a.valueDer).toString('hex')}` : text.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '').replace(/[ \t\n\v\f\r]+/g, ' ').replace(/[A-Z]/g, (c) => c.toLowerCase())
     return `${a.oid}=${value}`
   }).sort()))
@@ -85,8 +93,10 @@ function indexOf(bundle: Buffer): Map<string, Entry[]> | null {
   let index = bundles.get(bundle)
   if (index !== undefined) return index
   index = new Map()
+  const text = bundle.toString('latin1')
   try {
-    for (const block of splitPem(bundle.toString('latin1'), 'CA')) {
+    if (!readAsOpenSsl(text)) throw new Error('not every block as OpenSSL reads it')
+    for (const block of splitPem(text, 'CA')) {
       if (block.label !== 'CERTIFICATE') {
         if (block.label.endsWith('CERTIFICATE')) index = null
         if (index === null) break
@@ -135,7 +145,7 @@ export function trustedRoot(leafDer: Uint8Array, leaf: CertificateNames, bundle:
 function onlyIssuer(names: CertificateNames, index: Map<string, Entry[]>, now: number): Entry | undefined {
   if (names.authorityCertIssuer) return undefined
   const candidates = (index.get(names.issuerKey) ?? [])
-    .filter((ca) => !names.authorityKeyId || !ca.names.subjectKeyId || ca.names.subjectKeyId === names.authorityKeyId)
+    .filter((ca) => names.authorityKeyId === null || ca.names.subjectKeyId === null || ca.names.subjectKeyId === names.authorityKeyId)
   if (candidates.length !== 1) return undefined
   const [ca] = candidates as [Entry]
   const parsed = parsedOf(ca)
@@ -147,6 +157,9 @@ function parsedOf(ca: Entry): Entry['parsed'] {
   if (ca.parsed === undefined) {
     try {
       const x509 = new X509Certificate(ca.raw)
+      // Bytes OpenSSL reads as a certificate but that are not its DER (a length in a longer form, bytes after it):
+      // the fingerprint OpenSSL and Node give it is not the file's, and the reading here may differ too.
+      if (!x509.raw.equals(ca.raw)) throw new Error('not DER')
       const keyUsage = readCertificateFields(ca.raw).keyUsage
       ca.parsed = {key: x509.publicKey, issuer: x509.ca && (keyUsage === undefined || (keyUsage & KEY_CERT_SIGN) !== 0), validFrom: Date.parse(x509.validFrom), validTo: Date.parse(x509.validTo)}
     } catch {
@@ -156,11 +169,22 @@ function parsedOf(ca: Entry): Entry['parsed'] {
   return ca.parsed
 }
 
+/**
+ * Whether every PEM block of `text` is one OpenSSL's reader (and so Node's `ca`) takes as it is: BEGIN and END lines
+ * at the start of a line, base64 lines with no blank line between them. OpenSSL skips a block otherwise, and Node
+ * stops reading the bundle at it, where splitPem reads on.
+ */
+function readAsOpenSsl(text: string): boolean {
+  const blocks = text.match(/-----BEGIN [^\n]*/g) ?? []
+  const clean = text.match(/(?:^|\n)-----BEGIN ([A-Z0-9 ]+)-----\r?\n(?:[A-Za-z0-9+/=]+[ \t]*\r?\n)+-----END \1-----/g) ?? []
+  return clean.length === blocks.length
+}
+
 /** Its own issuer, as OpenSSL tells: the same name, key identifiers that agree, and its own key verifies its signature. */
 function isSelfSigned(ca: Entry): boolean {
   const {names} = ca
   ca.selfSigned ??= names.subject === names.issuer && !names.authorityCertIssuer
-    && (!names.authorityKeyId || !names.subjectKeyId || names.authorityKeyId === names.subjectKeyId)
+    && (names.authorityKeyId === null || names.subjectKeyId === null || names.authorityKeyId === names.subjectKeyId)
     && signedBy(ca.raw, parsedOf(ca)!.key)
   return ca.selfSigned
 }

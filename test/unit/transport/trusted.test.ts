@@ -5,7 +5,8 @@
  * expected CA is named by openssl's own fingerprint of its file.
  */
 import {execFileSync, spawnSync} from 'node:child_process'
-import {readFileSync} from 'node:fs'
+import {sign} from 'node:crypto'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {beforeAll, describe, expect, it} from 'vitest'
@@ -115,6 +116,22 @@ describe('trustedRoot', () => {
     expect(rootOf(leaf.root!, bundleOf(ca.root!, Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n')))).toBeUndefined() // truncated
   })
 
+  it('not certain: a bundle with a block OpenSSL would not read as it is, a certificate that is not DER', () => {
+    const pem = readFileSync(ca.root!.cert, 'latin1')
+    const lines = pem.trim().split('\n')
+    const forms = {
+      'text before BEGIN': `note: ${pem}`,
+      'a blank line inside': [...lines.slice(0, 3), '', ...lines.slice(3)].join('\n'),
+      'END on the last base64 line': `${lines.slice(0, -2).join('\n')}\n${lines.at(-2)}${lines.at(-1)}\n`,
+    }
+    for (const [what, text] of Object.entries(forms)) expect([what, rootOf(leaf.root!, Buffer.from(text))]).toEqual([what, undefined])
+    // OpenSSL reads bytes after the certificate (its auxiliary data), and Node's fingerprint is of the certificate alone.
+    const trailing = Buffer.concat([certOf(ca.root!.cert).raw, Buffer.from([0x30, 0x00])])
+    expect(rootOf(leaf.root!, Buffer.from(`-----BEGIN CERTIFICATE-----\n${trailing.toString('base64')}\n-----END CERTIFICATE-----\n`))).toBeUndefined()
+    // The same certificate, plainly: found. CRLF line ends too.
+    expect(rootOf(leaf.root!, Buffer.from(pem.replace(/\n/g, '\r\n')))).toBe(fingerprint(ca.root!.cert))
+  })
+
   it('reads each bundle once: the same CA object for every leaf of a run', () => {
     const bundle = bundleOf(ca.root!, ca.twin!)
     const der = certOf(leaf.root!.cert).raw
@@ -137,4 +154,55 @@ describe('canonicalName', () => {
       expect([cn, canonicalName(readRawNames(certOf(variant.cert).raw).subject) === issuer], `openssl verify with CN=${JSON.stringify(cn)}`).toEqual([cn, verified])
     }
   }, 60_000)
+
+  // OpenSSL turns every string type but UTF8String, BMPString and UniversalString into text one byte a character.
+  it('compares string types as OpenSSL does: a PrintableString holding UTF-8 bytes is not the UTF8String', async () => {
+    const at = join(dir, 'canon-types')
+    const root = await makeCa(at, {name: 'root'})
+    const made = await issueIntermediate(root, at, 'int', {cn: 'Inter xx'})
+    // The intermediate as a UTF8String "Inter é" (the same length), and a leaf of it: the leaf's issuer is that name.
+    const int = {...made, cert: resigned(made.cert, root.key, join(at, 'int-utf8.crt'), '496e746572207878', '0c', '496e74657220c3a9')}
+    const issued = await issueCert(int, at, 'leaf')
+    const issuer = canonicalName(readRawNames(certOf(issued.cert).raw).issuer)
+    const variants: Array<[string, string]> = [['0c', '496e74657220c3a9'], ['13', '496e74657220c3a9'], ['13', '496e7465722020e9'], ['0c', '494e54455220c3a9'], ['14', '496e74657220c3a9'], ['16', '496e7465722020e9']]
+    const verdicts = variants.map(([tag, value], i) => {
+      const variant = resigned(int.cert, root.key, join(at, `variant-${i}.crt`), '0c08496e74657220c3a9'.slice(4), tag, value)
+      const verified = spawnSync('openssl', ['verify', '-CAfile', root.cert, '-untrusted', variant, issued.cert], {encoding: 'utf8'}).status === 0
+      return [tag, value, verified, canonicalName(readRawNames(certOf(variant).raw).subject) === issuer]
+    })
+    expect(verdicts.map(([tag, value, verified]) => [tag, value, verified, verified])).toEqual(verdicts)
+    expect(verdicts.map((v) => v[2])).toEqual([true, false, true, true, false, true]) // OpenSSL's own answers, for the record
+  }, 60_000)
 })
+
+/**
+ * `cert` with the string value `from` (hex) in its TBSCertificate given the tag and bytes `tag` + `to` (same length),
+ * signed again with `key`, written to `out`: a certificate OpenSSL reads, of a name its CLI cannot write.
+ */
+function resigned(cert: string, key: string, out: string, from: string, tag: string, to: string): string {
+  const der = certOf(cert).raw
+  const head = (at: number) => {
+    const first = der[at + 1]!
+    const size = first & 0x80 ? first & 0x7f : 0
+    const length = size ? der.subarray(at + 2, at + 2 + size).reduce((n, b) => n * 256 + b, 0) : first
+    return {content: at + 2 + size, end: at + 2 + size + length}
+  }
+  const tbs = head(head(0).content)
+  const algorithm = head(tbs.end)
+  const text = der.subarray(head(0).content, tbs.end).toString('hex')
+  const at = text.search(new RegExp(`(0c|13|14|16)${(from.length / 2).toString(16).padStart(2, '0')}${from}`))
+  if (at < 0) throw new Error(`${from} not in ${cert}`)
+  const patched = Buffer.from(text.slice(0, at) + tag + text.slice(at + 2, at + 4) + to + text.slice(at + 4 + from.length), 'hex')
+  const signature = sign('sha256', patched, readFileSync(key))
+  const wrap = (t: number, body: Buffer) => Buffer.concat([Buffer.from([t]), encodedLength(body.length), body])
+  const whole = wrap(0x30, Buffer.concat([patched, der.subarray(tbs.end, algorithm.end), wrap(0x03, Buffer.concat([Buffer.from([0]), signature]))]))
+  writeFileSync(out, `-----BEGIN CERTIFICATE-----\n${whole.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`)
+  return out
+}
+
+function encodedLength(n: number): Buffer {
+  if (n < 0x80) return Buffer.from([n])
+  const bytes: number[] = []
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff)
+  return Buffer.from([0x80 | bytes.length, ...bytes])
+}
