@@ -12,8 +12,8 @@ export interface CertificateNames {
   subject: string
   issuer: string
   /** Subject and issuer as OpenSSL compares names (canonicalName): the keys a bundle's CAs are found by. */
-  subjectKey: string
-  issuerKey: string
+  subjectKey: string | undefined
+  issuerKey: string | undefined
   /** Hex with colons, as OpenSSL prints it. */
   authorityKeyId: string | null
   subjectKeyId: string | null
@@ -81,12 +81,16 @@ function canonText(tag: number, bytes: Uint8Array): string | undefined {
  * letters in lower case, whatever its string type; any other value as its DER; the attributes of a multi-valued RDN
  * in a fixed order.
  */
-export function canonicalName(name: RawName): string {
-  return JSON.stringify(name.map((rdn) => rdn.map((a) => {
-    const text = CANON_STRINGS.has(a.valueTag as never) ? canonText(a.valueTag, a.value) : undefined
+export function canonicalName(name: RawName): string | undefined {
+  let readable = true
+  const key = JSON.stringify(name.map((rdn) => rdn.map((a) => {
+    const string = CANON_STRINGS.has(a.valueTag as never)
+    const text = string ? canonText(a.valueTag, a.value) : undefined
+    if (string && text === undefined) readable = false // not text OpenSSL can compare (invalid UTF-8): no key
     const value = text === undefined ? `#${Buffer.from(a.valueDer).toString('hex')}` : text.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '').replace(/[ \t\n\v\f\r]+/g, ' ').replace(/[A-Z]/g, (c) => c.toLowerCase())
     return `${a.oid}=${value}`
   }).sort()))
+  return readable ? key : undefined
 }
 
 function indexOf(bundle: Buffer): Map<string, Entry[]> | null {
@@ -103,7 +107,8 @@ function indexOf(bundle: Buffer): Map<string, Entry[]> | null {
         continue
       }
       const names = readNames(block.der)
-      if (!names) continue
+      // A CA this reader cannot read (or whose name OpenSSL cannot compare as text) could be the one OpenSSL took.
+      if (!names?.subjectKey) throw new Error('a CA not read here')
       index.set(names.subjectKey, [...(index.get(names.subjectKey) ?? []), {raw: Buffer.from(block.der), fingerprint256: derFingerprint256(block.der), names}])
     }
   } catch {
@@ -143,7 +148,7 @@ export function trustedRoot(leafDer: Uint8Array, leaf: CertificateNames, bundle:
  * it must then be an issuer (CA, keyCertSign where keyUsage is set) valid now.
  */
 function onlyIssuer(names: CertificateNames, index: Map<string, Entry[]>, now: number): Entry | undefined {
-  if (names.authorityCertIssuer) return undefined
+  if (names.authorityCertIssuer || names.issuerKey === undefined) return undefined
   const candidates = (index.get(names.issuerKey) ?? [])
     .filter((ca) => names.authorityKeyId === null || ca.names.subjectKeyId === null || ca.names.subjectKeyId === names.authorityKeyId)
   if (candidates.length !== 1) return undefined

@@ -128,6 +128,9 @@ describe('trustedRoot', () => {
     // OpenSSL reads bytes after the certificate (its auxiliary data), and Node's fingerprint is of the certificate alone.
     const trailing = Buffer.concat([certOf(ca.root!.cert).raw, Buffer.from([0x30, 0x00])])
     expect(rootOf(leaf.root!, Buffer.from(`-----BEGIN CERTIFICATE-----\n${trailing.toString('base64')}\n-----END CERTIFICATE-----\n`))).toBeUndefined()
+    // A CA whose name is not text OpenSSL can compare (invalid UTF-8 in a UTF8String) could be any: the bundle is not used.
+    const garbled = resigned(ca.twin!.cert, ca.twin!.key, join(dir, 'garbled.crt'), Buffer.from('Same Name CA').toString('hex'), '0c', `${Buffer.from('Same Name C').toString('hex')}ff`)
+    expect(rootOf(leaf.root!, bundleOf(ca.root!, {cert: garbled, key: ''}))).toBeUndefined()
     // The same certificate, plainly: found. CRLF line ends too.
     expect(rootOf(leaf.root!, Buffer.from(pem.replace(/\n/g, '\r\n')))).toBe(fingerprint(ca.root!.cert))
   })
@@ -176,7 +179,7 @@ describe('canonicalName', () => {
 })
 
 /**
- * `cert` with the string value `from` (hex) in its TBSCertificate given the tag and bytes `tag` + `to` (same length),
+ * `cert` with the string value `from` (hex) in its TBSCertificate, everywhere, given the tag and bytes `tag` + `to` (same length),
  * signed again with `key`, written to `out`: a certificate OpenSSL reads, of a name its CLI cannot write.
  */
 function resigned(cert: string, key: string, out: string, from: string, tag: string, to: string): string {
@@ -190,9 +193,10 @@ function resigned(cert: string, key: string, out: string, from: string, tag: str
   const tbs = head(head(0).content)
   const algorithm = head(tbs.end)
   const text = der.subarray(head(0).content, tbs.end).toString('hex')
-  const at = text.search(new RegExp(`(0c|13|14|16)${(from.length / 2).toString(16).padStart(2, '0')}${from}`))
-  if (at < 0) throw new Error(`${from} not in ${cert}`)
-  const patched = Buffer.from(text.slice(0, at) + tag + text.slice(at + 2, at + 4) + to + text.slice(at + 4 + from.length), 'hex')
+  const length = (from.length / 2).toString(16).padStart(2, '0')
+  const pattern = new RegExp(`(?:0c|13|14|16)${length}${from}`, 'g') // every occurrence: issuer and subject of a self-signed one
+  if (!pattern.test(text)) throw new Error(`${from} not in ${cert}`)
+  const patched = Buffer.from(text.replace(pattern, (match, offset: number) => (offset % 2 === 0 ? `${tag}${length}${to}` : match)), 'hex') // whole bytes only
   const signature = sign('sha256', patched, readFileSync(key))
   const wrap = (t: number, body: Buffer) => Buffer.concat([Buffer.from([t]), encodedLength(body.length), body])
   const whole = wrap(0x30, Buffer.concat([patched, der.subarray(tbs.end, algorithm.end), wrap(0x03, Buffer.concat([Buffer.from([0]), signature]))]))
