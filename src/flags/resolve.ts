@@ -134,7 +134,7 @@ function certificatesPem(data: Buffer, what: string): Buffer {
   if (certificates.length === 0 && !blocks.some((b) => b.label === 'TRUSTED CERTIFICATE')) {
     throw inputError(`${what}: no certificate in it (found ${[...new Set(blocks.map((b) => b.label))].join(', ')})`)
   }
-  for (const [i, block] of certificates.entries()) parseCertificate(Buffer.from(block.der), certificates.length > 1 ? `${what} (certificate ${i + 1})` : what)
+  for (const [i, block] of certificates.entries()) readAsNode(block.source, Buffer.from(block.der), certificates.length > 1 ? `${what} (certificate ${i + 1})` : what)
   return data
 }
 
@@ -143,6 +143,20 @@ function parseCertificate(der: Buffer, what: string): X509Certificate {
     return new X509Certificate(der)
   } catch (error) {
     throw inputError(`${what}: not a valid X.509 certificate`, error)
+  }
+}
+
+/**
+ * A PEM certificate read as Node's TLS will read the file (OpenSSL's PEM reader), from its text: a block that reader
+ * does not take (its BEGIN line not a line of its own, a blank line inside, END on a base64 line) would be left out
+ * without a word, and a chain it signed be "untrusted" later.
+ */
+function readAsNode(source: string, der: Buffer, what: string): void {
+  try {
+    new X509Certificate(source)
+  } catch (error) {
+    parseCertificate(der, what)
+    throw inputError(`${what}: not written as OpenSSL reads PEM (BEGIN and END lines of their own, no blank line between them), so Node's TLS would leave it out`, error)
   }
 }
 

@@ -3,6 +3,8 @@ import {inputError} from '../errors.js'
 export interface PemBlock {
   label: string
   der: Uint8Array<ArrayBuffer>
+  /** The block as written, from the start of its BEGIN line to the end of its END line. */
+  source: string
 }
 
 const BEGIN = /-----BEGIN ([A-Z0-9 ]+)-----/g
@@ -44,7 +46,7 @@ export function splitPem(text: string, what: string): PemBlock[] {
     if (body.length === 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(body) || body.length % 4 !== 0) {
       throw inputError(`${what}: the ${block.label} block is not valid base64`)
     }
-    blocks.push({label: block.label, der: new Uint8Array(Buffer.from(body, 'base64'))})
+    blocks.push({label: block.label, der: new Uint8Array(Buffer.from(body, 'base64')), source: text.slice(text.lastIndexOf('\n', block.index - 1) + 1, block.index + block.length)})
     last = block.index + block.length
   }
   checkGap(text.slice(last), what)
