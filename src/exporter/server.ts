@@ -7,7 +7,7 @@ import {ValkeyTlsError} from '../errors.js'
 import {renderPrometheus} from '../report/prometheus.js'
 import {type Endpoint, formatAddress} from '../transport/options.js'
 import {displayText} from '../x509/text.js'
-import {allowedBy, filterOf} from '../cluster/allow.js'
+import {filterOf} from '../cluster/allow.js'
 import {ProbeLimiter} from './limiter.js'
 import {ExporterMetrics, type Handler, HANDLERS} from './metrics.js'
 import {connectionFor, type ProbeModule} from './modules.js'
@@ -86,7 +86,9 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
     }
     const {module, target, deadline} = request
     const fields = {target: formatAddress(target), module: module.name}
-    if (!allowedBy(module.targets, target)) {
+    // The module's servers: the target first, then every node the check finds from it.
+    const allow = filterOf(module.targets)
+    if (allow && !allow(target)) {
       log('debug', 'probe refused', {...fields, status: 403, reason: 'not among the module\'s targets'})
       send(req, res, '/probe', 403, `target ${displayText(formatAddress(target))} is not among module ${module.name}'s targets (--allow-target, or targets: in the config)\n`)
       return
@@ -102,7 +104,6 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
     let checking: Promise<CheckReport> | undefined
     try {
       const connection = await connectionFor(module, target)
-      const allow = filterOf(module.targets)
       checking = check({connection, sentinel: module.sentinel, anonymousProbe: module.anonymousProbe, warnDays: module.warnDays, concurrency: module.concurrency, deadlineMs: Math.max(1, deadline - Date.now()), allow})
       let report = await settledBy(checking, deadline)
       if (!report) {

@@ -1,6 +1,6 @@
 import * as Flags from '@oclif/core/flags'
 
-import {type AllowFilter, allowedBy, filterOf, parseTargetRule, type TargetRule} from '../cluster/allow.js'
+import {type AllowFilter, filterOf, parseTargetRule, type TargetRule} from '../cluster/allow.js'
 import {usageError} from '../errors.js'
 import {type Endpoint, formatAddress} from '../transport/options.js'
 
@@ -30,8 +30,9 @@ export function parseAllowTargets(values: string[] | undefined): TargetRule[] | 
  * are within the rules: those the operator typed are a usage error, not a failure found later.
  */
 export function allowFilter(rules: TargetRule[] | undefined, given: Endpoint[]): AllowFilter | undefined {
-  for (const endpoint of rules === undefined ? [] : given) {
-    if (!allowedBy(rules, endpoint)) throw usageError(`${formatAddress(endpoint)} is not within --allow-target (${rules!.map((r) => r.text).join(', ')})`)
-  }
-  return filterOf(rules)
+  if (rules === undefined) return undefined
+  const allow = filterOf(rules)!
+  const outside = given.find((endpoint) => !allow(endpoint))
+  if (outside) throw usageError(`${formatAddress(outside)} is not within --allow-target (${rules.map((r) => r.text).join(', ')})`)
+  return allow
 }
